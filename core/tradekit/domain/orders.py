@@ -1,0 +1,285 @@
+"""Orders, their lifecycle, order intents and fills.
+
+An :class:`OrderIntent` is what a strategy asks for; risk rules may resize or
+veto it. The engine turns an accepted intent into an :class:`Order` with a
+client order id and sends it. The order then moves through
+:class:`OrderStatus` only along :data:`ALLOWED_TRANSITIONS`; any other move
+raises :class:`~tradekit.errors.InvalidTransitionError`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tradekit.errors import InvalidTransitionError
+
+
+class Side(StrEnum):
+    """Buy or sell."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: how the order changes a position."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    """The four order kinds every exchange plugin is asked about."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TriggerDirection(StrEnum):
+    """Which way the price must cross ``trigger_price`` for a stop to fire.
+
+    ``FALLING``: fires when the price falls to or below the trigger (a sell stop
+    below the market, a stop loss). ``RISING``: fires when it rises to or above
+    it (a buy stop above the market, a stop entry).
+    """
+
+    RISING = "rising"
+    FALLING = "falling"
+
+
+class TimeInForce(StrEnum):
+    """How long an order rests."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its lifecycle."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for states an order never leaves."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order may still fill."""
+        return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+#: Every move an order may make. A venue acknowledges an order (ACCEPTED) or
+#: refuses it (REJECTED) before anything else can happen to it.
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.NEW: frozenset({OrderStatus.ACCEPTED, OrderStatus.REJECTED}),
+    OrderStatus.ACCEPTED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+
+class OrderIntent(BaseModel):
+    """What a strategy wants to trade, before risk rules and before it has an id.
+
+    ``price`` is the limit price (LIMIT, STOP_LIMIT); ``trigger_price`` and
+    ``trigger_direction`` are for STOP and STOP_LIMIT. ``client_order_id`` may
+    be set by a strategy that wants to name its orders (to rebuild its state
+    after a restart); otherwise the engine assigns one. ``tag`` is free text
+    kept with the order (the strategy's reason, a ladder level...).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    side: Side
+    quantity: Decimal = Field(gt=0)
+    type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trigger_direction: TriggerDirection | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    client_order_id: str | None = None
+    tag: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrderIntent:
+        needs_price = self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_trigger = self.type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_price and self.price is None:
+            raise ValueError(f"a {self.type} order needs a price")
+        if not needs_price and self.price is not None:
+            raise ValueError(f"a {self.type} order takes no limit price")
+        if needs_trigger and (self.trigger_price is None or self.trigger_direction is None):
+            raise ValueError(f"a {self.type} order needs a trigger_price and a trigger_direction")
+        if not needs_trigger and self.trigger_price is not None:
+            raise ValueError(f"a {self.type} order takes no trigger price")
+        if self.post_only and self.type not in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            raise ValueError("post_only applies to limit and stop-limit orders only")
+        for name in ("price", "trigger_price"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, was {value}")
+        return self
+
+
+class Order(BaseModel):
+    """An order the engine has sent or is about to send, and what became of it.
+
+    Orders are mutable, but only through :meth:`transition` and :meth:`record_fill`,
+    which enforce the lifecycle and keep ``filled_quantity`` and
+    ``average_fill_price`` exact.
+    """
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    client_order_id: str = Field(min_length=1)
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal = Field(gt=0)
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trigger_direction: TriggerDirection | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    tag: str = ""
+    status: OrderStatus = OrderStatus.NEW
+    exchange_order_id: str | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_fill_price: Decimal | None = None
+    fees_paid: Decimal = Decimal(0)
+    reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    triggered: bool = False
+
+    @classmethod
+    def from_intent(
+        cls, intent: OrderIntent, client_order_id: str, created_at: datetime | None = None
+    ) -> Order:
+        """Build the order for an accepted intent."""
+        fields: dict[str, Any] = intent.model_dump(exclude={"client_order_id"})
+        return cls(client_order_id=client_order_id, created_at=created_at, **fields)
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        """What is still to be filled."""
+        return self.quantity - self.filled_quantity
+
+    def transition(
+        self, status: OrderStatus, *, at: datetime | None = None, reason: str | None = None
+    ) -> OrderStatus:
+        """Move to ``status``; returns the previous status.
+
+        Raises :class:`InvalidTransitionError` for a move the lifecycle forbids.
+        """
+        previous = self.status
+        if status not in ALLOWED_TRANSITIONS[previous]:
+            raise InvalidTransitionError(
+                f"order {self.client_order_id} cannot go from {previous} to {status}"
+            )
+        self.status = status
+        if reason is not None:
+            self.reason = reason
+        if at is not None:
+            self.updated_at = at
+        return previous
+
+    def record_fill(
+        self, quantity: Decimal, price: Decimal, fee: Decimal, *, at: datetime | None = None
+    ) -> OrderStatus:
+        """Add a fill of ``quantity`` at ``price``; moves to PARTIALLY_FILLED or FILLED.
+
+        Returns the previous status. A fill larger than what remains raises
+        :class:`InvalidTransitionError`.
+        """
+        if quantity <= 0 or quantity > self.remaining_quantity:
+            raise InvalidTransitionError(
+                f"order {self.client_order_id} cannot fill {quantity}; {self.remaining_quantity} remains"
+            )
+        total = self.filled_quantity + quantity
+        previous_cost = (self.average_fill_price or Decimal(0)) * self.filled_quantity
+        self.average_fill_price = (previous_cost + price * quantity) / total
+        self.filled_quantity = total
+        self.fees_paid += fee
+        done = total == self.quantity
+        return self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, at=at)
+
+
+class Liquidity(StrEnum):
+    """Whether a fill added liquidity (maker) or took it (taker)."""
+
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class Fill(BaseModel):
+    """One execution of (part of) an order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0)
+    fee: Decimal = Decimal(0)
+    fee_currency: str = ""
+    liquidity: Liquidity = Liquidity.TAKER
+    timestamp: datetime
+
+    @property
+    def notional(self) -> Decimal:
+        """Quantity times price, in the quote currency."""
+        return self.quantity * self.price
+
+
+class OrderUpdate(BaseModel):
+    """A change of an order's state as an exchange reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_order_id: str
+    status: OrderStatus
+    timestamp: datetime
+    exchange_order_id: str | None = None
+    reason: str | None = None

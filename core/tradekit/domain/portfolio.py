@@ -1,0 +1,129 @@
+"""Positions, balances and the ledger that keeps them exact.
+
+The :class:`Ledger` is the engine's book of a run: cash per currency and a
+position per symbol, updated only by fills, in ``Decimal``. Snapshots of it
+(:class:`Position`, :class:`Balance`) are what plugins see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from tradekit.domain.instruments import Instrument
+from tradekit.domain.orders import Fill, Side
+
+ZERO = Decimal(0)
+
+
+class Position(BaseModel):
+    """What is held of one symbol. ``quantity`` is signed: negative is short."""
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    quantity: Decimal = ZERO
+    average_price: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+
+    @property
+    def is_flat(self) -> bool:
+        """True when nothing is held."""
+        return self.quantity == 0
+
+
+class Balance(BaseModel):
+    """Cash in one currency: ``free`` is what new orders may use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    currency: str
+    total: Decimal
+    free: Decimal
+
+    @property
+    def locked(self) -> Decimal:
+        """What resting orders hold back."""
+        return self.total - self.free
+
+
+@dataclass
+class _PositionState:
+    quantity: Decimal = ZERO
+    average_price: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+
+
+@dataclass
+class Ledger:
+    """Cash and positions of a run, moved only by fills.
+
+    Spot-style accounting: a buy spends quote currency and adds to the
+    position; a sell does the opposite. Realized profit is booked against the
+    average entry price when a position is reduced, so a round trip's profit
+    is exact to the last digit.
+    """
+
+    cash: dict[str, Decimal] = field(default_factory=dict)
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    _positions: dict[str, _PositionState] = field(default_factory=dict)
+    fees_paid: dict[str, Decimal] = field(default_factory=dict)
+
+    def apply_fill(self, fill: Fill) -> Position:
+        """Book a fill; returns the position after it."""
+        instrument = self.instruments[fill.symbol]
+        quote = instrument.quote
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        self.cash[quote] = self.cash.get(quote, ZERO) - signed * fill.price
+        fee_currency = fill.fee_currency or quote
+        self.cash[fee_currency] = self.cash.get(fee_currency, ZERO) - fill.fee
+        self.fees_paid[fee_currency] = self.fees_paid.get(fee_currency, ZERO) + fill.fee
+
+        state = self._positions.setdefault(fill.symbol, _PositionState())
+        before = state.quantity
+        after = before + signed
+        if before == 0 or (before > 0) == (signed > 0):
+            # Opening or adding: the average entry moves.
+            state.average_price = (state.average_price * abs(before) + fill.price * fill.quantity) / abs(
+                after
+            )
+        else:
+            closed = min(abs(signed), abs(before))
+            direction = 1 if before > 0 else -1
+            state.realized_pnl += (fill.price - state.average_price) * closed * direction
+            if after == 0:
+                state.average_price = ZERO
+            elif (after > 0) != (before > 0):
+                # Flipped through zero: what is left was opened at this fill's price.
+                state.average_price = fill.price
+        state.quantity = after
+        return self.position(fill.symbol)
+
+    def position(self, symbol: str) -> Position:
+        """The position in ``symbol`` now (flat if never traded)."""
+        state = self._positions.get(symbol, _PositionState())
+        return Position(
+            symbol=symbol,
+            quantity=state.quantity,
+            average_price=state.average_price,
+            realized_pnl=state.realized_pnl,
+        )
+
+    def quantity(self, symbol: str) -> Decimal:
+        """The signed quantity held of ``symbol``, without building a snapshot."""
+        state = self._positions.get(symbol)
+        return state.quantity if state is not None else ZERO
+
+    def positions(self) -> list[Position]:
+        """Every position that is not flat."""
+        return [self.position(s) for s, st in self._positions.items() if st.quantity != 0]
+
+    def equity(self, prices: dict[str, Decimal], currency: str) -> Decimal:
+        """Cash in ``currency`` plus every position in a symbol quoted in it, marked at ``prices``."""
+        total = self.cash.get(currency, ZERO)
+        for symbol, state in self._positions.items():
+            if state.quantity != 0 and self.instruments[symbol].quote == currency:
+                total += state.quantity * prices[symbol]
+        return total

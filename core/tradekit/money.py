@@ -1,0 +1,62 @@
+"""How tradekit represents money: :class:`decimal.Decimal`, never float.
+
+Prices, quantities, fees and balances are ``Decimal`` everywhere an order, a
+fill, a position or a balance is concerned. A price is always a whole number
+of the instrument's ``tick_size`` and a quantity a whole number of its
+``lot_size``; the helpers here round to those steps exactly, so repeated
+arithmetic never drifts (``0.1 + 0.2 == 0.3`` holds for ``Decimal``).
+
+Market data (bars) is kept as float64 numpy columns for speed; a price read
+from a bar becomes a ``Decimal`` rounded to the tick at the moment it enters
+an order or a fill (:func:`to_decimal` then :func:`round_to_step`).
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+# Enough digits for any price times any quantity we meet (BTC at 1e6 with 1e-8
+# lots needs 15); 34 is IEEE decimal128, leaving room for fees and sums.
+MONEY_CONTEXT = decimal.Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+Rounding = Literal["down", "up", "nearest"]
+
+_MODES: dict[str, str] = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Turn a number into a Decimal without binary noise.
+
+    A float goes through its shortest ``repr`` (``0.1`` becomes ``Decimal('0.1')``,
+    not ``0.1000000000000000055...``), which is the value a human or a venue
+    meant when they wrote it.
+    """
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a finite number: {value!r}")
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def round_to_step(value: Decimal, step: Decimal, mode: Rounding = "nearest") -> Decimal:
+    """Round ``value`` to a whole multiple of ``step`` (a tick or a lot).
+
+    ``mode`` is ``"down"`` (toward minus infinity), ``"up"`` or ``"nearest"``
+    (ties to even). The result carries the step's exponent, so ``str()`` of a
+    price shows exactly the tick's digits.
+    """
+    if step <= 0:
+        raise ValueError(f"step must be positive, was {step}")
+    units = (value / step).quantize(Decimal(1), rounding=_MODES[mode], context=MONEY_CONTEXT)
+    return (units * step).quantize(step, context=MONEY_CONTEXT)
+
+
+def is_multiple_of(value: Decimal, step: Decimal) -> bool:
+    """True when ``value`` is a whole number of ``step``s."""
+    if step <= 0:
+        raise ValueError(f"step must be positive, was {step}")
+    return (value % step) == 0

@@ -1,0 +1,384 @@
+"""Base classes of the five plugin kinds: exchange, strategy, risk, notifier, model.
+
+A plugin is a class, published under an entry point in the group of its kind
+(``tradekit.exchanges``, ``tradekit.strategies``, ``tradekit.risk``,
+``tradekit.notifiers``, ``tradekit.models``); the entry-point name is what the
+user types. The class declares its settings as a pydantic model in
+``Settings``; tradekit validates the user's config against it before anything
+runs and passes the result to ``__init__``.
+
+Methods marked **required** must be overridden; **optional** ones have a
+working default. Behaviour is called directly on the plugin (fast); events
+that several plugins may hear arrive through the hooks of
+:mod:`tradekit.hookspecs`, which any plugin may also implement with
+``@hookimpl``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from tradekit.domain.events import NotifierEvent, RiskVerdict
+from tradekit.domain.orders import OrderType, TriggerDirection
+from tradekit.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from tradekit.domain.bars import BarSeries
+    from tradekit.domain.instruments import Instrument
+    from tradekit.domain.orders import Fill, Order, OrderIntent, OrderUpdate
+    from tradekit.domain.portfolio import Balance, Position
+    from tradekit.domain.run import RiskContext
+
+KINDS: tuple[str, ...] = ("exchange", "strategy", "risk", "notifier", "model")
+
+
+class PluginSettings(BaseModel):
+    """Base of every plugin's settings model: unknown keys are refused, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoSettings(PluginSettings):
+    """For plugins that take no settings."""
+
+
+class Plugin:
+    """What every plugin kind shares: a name, a kind and a settings model."""
+
+    kind: ClassVar[str] = ""
+    Settings: ClassVar[type[PluginSettings]] = NoSettings
+
+    def __init__(self, settings: PluginSettings | None = None, *, name: str | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        self.name = name or type(self).__name__.lower()
+        self.log = logging.getLogger(f"tradekit.plugin.{self.name}")
+
+
+# --- exchange ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an exchange plugin supports; conformance suites and ``plugins doctor`` read it."""
+
+    order_types: frozenset[OrderType] = frozenset({OrderType.MARKET, OrderType.LIMIT})
+    trigger_directions: frozenset[TriggerDirection] = frozenset()
+    post_only: bool = False
+    reduce_only: bool = False
+    cancel: bool = True
+    client_order_id: bool = True
+    positions: bool = False
+    testnet: bool = False
+    simulated: bool = False
+    timeframes: tuple[str, ...] = ("1m", "5m", "15m", "1h", "4h", "1d")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly view, for listings."""
+        return {
+            "order_types": sorted(t.value for t in self.order_types),
+            "trigger_directions": sorted(d.value for d in self.trigger_directions),
+            "post_only": self.post_only,
+            "reduce_only": self.reduce_only,
+            "cancel": self.cancel,
+            "client_order_id": self.client_order_id,
+            "positions": self.positions,
+            "testnet": self.testnet,
+            "simulated": self.simulated,
+            "timeframes": list(self.timeframes),
+            **self.extra,
+        }
+
+
+class Exchange(Plugin):
+    """A venue: where market data comes from and where orders go.
+
+    Orders are sent with their client order id already set; the exchange must
+    carry it to the venue (in the venue's format) so an order can always be
+    looked up after a lost reply. What the venue says about orders later
+    (acknowledgements, fills, cancels) is returned by :meth:`poll_events`.
+
+    Required: :meth:`instruments`, :meth:`submit_order`, :meth:`cancel_order`,
+    :meth:`fetch_order`, :meth:`open_orders`, :meth:`balances`,
+    :meth:`poll_events`, :meth:`fetch_bars`.
+    Optional: :meth:`connect`, :meth:`close`, :meth:`positions`,
+    :meth:`latest_price`.
+    """
+
+    kind = "exchange"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def connect(self) -> None:
+        """Optional. Open connections and log in; called once before anything else."""
+
+    def close(self) -> None:
+        """Optional. Release connections; called once at the end of a run."""
+
+    def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
+        """Required. The venue's rules (tick, lot, minimums) for ``symbols``."""
+        raise NotImplementedError
+
+    def submit_order(self, order: Order) -> None:
+        """Required. Send ``order``; raise an :class:`~tradekit.errors.ExchangeError` if refused."""
+        raise NotImplementedError
+
+    def cancel_order(self, order: Order) -> None:
+        """Required. Ask the venue to cancel ``order``; the result arrives as an update."""
+        raise NotImplementedError
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
+        """Required. The venue's view of one order, or None if it does not know it."""
+        raise NotImplementedError
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Required. Every resting order (of ``symbol``, or all)."""
+        raise NotImplementedError
+
+    def balances(self) -> dict[str, Balance]:
+        """Required. Cash per currency."""
+        raise NotImplementedError
+
+    def positions(self) -> dict[str, Position]:
+        """Optional. Open positions (derivatives venues); spot venues may leave it empty."""
+        return {}
+
+    def poll_events(self) -> list[OrderUpdate | Fill]:
+        """Required. Order updates and fills since the last call, oldest first."""
+        raise NotImplementedError
+
+    def fetch_bars(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
+    ) -> BarSeries:
+        """Required. Closed candles of ``symbol`` from ``since`` (oldest first)."""
+        raise NotImplementedError
+
+    def latest_price(self, symbol: str) -> Decimal | None:
+        """Optional. The last traded price, if the venue offers it cheaply."""
+        return None
+
+
+# --- strategy ------------------------------------------------------------------
+
+
+class StrategyContext(Protocol):
+    """What the engine offers a strategy while it runs; the same in every mode.
+
+    ``history()`` returns the bars up to and including the current one and
+    nothing later: a strategy cannot see the future through it.
+    """
+
+    @property
+    def index(self) -> int:
+        """The number of the current bar in the run (0-based)."""
+        ...
+
+    @property
+    def now(self) -> datetime:
+        """The open time of the current bar."""
+        ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The run's symbols, in config order."""
+        ...
+
+    def close(self, symbol: str | None = None) -> float:
+        """The current bar's close (of the first symbol by default)."""
+        ...
+
+    def history(self, symbol: str | None = None) -> BarSeries:
+        """The bars so far, the current one last."""
+        ...
+
+    def instrument(self, symbol: str | None = None) -> Instrument:
+        """The venue's rules for ``symbol``."""
+        ...
+
+    def position(self, symbol: str | None = None) -> Decimal:
+        """The signed quantity held."""
+        ...
+
+    def cash(self) -> Decimal:
+        """Free cash in the run's quote currency."""
+        ...
+
+    def equity(self) -> Decimal:
+        """Cash plus positions at the current close."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """This run's resting orders."""
+        ...
+
+    def submit(self, intent: OrderIntent) -> str | None:
+        """Send an intent through risk to the exchange; its client order id, or None if vetoed."""
+        ...
+
+    def cancel(self, client_order_id: str) -> None:
+        """Cancel a resting order of this run."""
+        ...
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Journal the strategy's state (JSON-serialisable) so a restart can rebuild it."""
+        ...
+
+
+class Strategy(Plugin):
+    """Decides what to trade.
+
+    Required: :meth:`on_bar`.
+    Optional: :attr:`warmup`, :meth:`wakeups`, :meth:`on_start`,
+    :meth:`on_order_update`, :meth:`on_fill`, :meth:`on_stop`, :meth:`restore`.
+    """
+
+    kind = "strategy"
+
+    @property
+    def warmup(self) -> int:
+        """Optional. Bars of history needed before the first decision (default 0)."""
+        return 0
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        """Optional. Called once before the first bar."""
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        """Required. Called when a bar closes (once per time step for all symbols)."""
+        raise NotImplementedError
+
+    def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
+        """Optional. A backtest shortcut: the bars on which :meth:`on_bar` may act.
+
+        Return a boolean array as long as the data, True where the strategy
+        could do something, computed only from bars up to each index (no
+        lookahead). The engine then calls :meth:`on_bar` only on those bars,
+        and on bars where one of the strategy's resting orders may trigger.
+        ``None`` (the default) means every bar. A strategy whose ``on_bar``
+        acts on a bar this array marks False is wrong; conformance tests run
+        both ways and compare.
+        """
+        return None
+
+    def on_order_update(self, ctx: StrategyContext, order: Order) -> None:
+        """Optional. One of this strategy's orders changed state."""
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        """Optional. One of this strategy's orders filled (partly)."""
+
+    def on_stop(self, ctx: StrategyContext) -> None:
+        """Optional. Called once after the last bar."""
+
+    def restore(self, state: dict[str, Any], open_orders: list[Order]) -> None:
+        """Optional. Rebuild from the last journaled state and the venue's open orders."""
+
+
+# --- risk ------------------------------------------------------------------------
+
+
+class RiskRule(Plugin):
+    """Judges every order intent before it is sent.
+
+    Required: :meth:`check`. A rule that raises blocks the order (fail closed).
+    Optional: any other hook (``tradekit_fill`` to count losses, for instance).
+    """
+
+    kind = "risk"
+
+    def check(self, intent: OrderIntent, context: RiskContext) -> RiskVerdict | None:
+        """Required. Accept, resize or reject ``intent``; None is no opinion."""
+        raise NotImplementedError
+
+    @hookimpl
+    def tradekit_risk_check(self, intent: OrderIntent, context: RiskContext) -> RiskVerdict | None:
+        """Routes the risk hook to :meth:`check`."""
+        return self.check(intent, context)
+
+
+# --- notifier ------------------------------------------------------------------
+
+
+class NotifierSettings(PluginSettings):
+    """Settings every notifier has: which event kinds it sends (all when empty)."""
+
+    events: tuple[str, ...] = ()
+
+
+class Notifier(Plugin):
+    """Tells people what happens.
+
+    Required: :meth:`send`. It must not block the engine: queue and return.
+    Optional: :meth:`close` (flush what is queued).
+    A notifier that raises is logged and trading goes on (fail open).
+    """
+
+    kind = "notifier"
+    Settings: ClassVar[type[PluginSettings]] = NotifierSettings
+
+    def wants(self, event: NotifierEvent) -> bool:
+        """Whether the settings' ``events`` filter lets ``event`` through."""
+        wanted = getattr(self.settings, "events", ())
+        return not wanted or event.kind in wanted
+
+    def send(self, event: NotifierEvent) -> None:
+        """Required. Deliver (or queue) one event."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Optional. Flush and release resources at the end of a run."""
+
+    @hookimpl
+    def tradekit_notify(self, event: NotifierEvent) -> None:
+        """Routes the notify hook to :meth:`send`, after the event filter."""
+        if self.wants(event):
+            self.send(event)
+
+
+# --- model -----------------------------------------------------------------------
+
+
+class Model(Plugin):
+    """Turns features of the market into a prediction a strategy uses.
+
+    Required: :meth:`fit`, :meth:`predict`, :meth:`save`, :meth:`load`.
+    Optional: :attr:`features` (names of the features it needs).
+    """
+
+    kind = "model"
+    features: ClassVar[tuple[str, ...]] = ()
+
+    def fit(self, data: BarSeries, horizon: int) -> dict[str, Any]:
+        """Required. Train on ``data``; returns metrics."""
+        raise NotImplementedError
+
+    def predict(self, data: BarSeries) -> NDArray[np.float64]:
+        """Required. One prediction per bar, each from bars up to it only."""
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        """Required. Write the trained model and its metadata to ``path``."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        """Required. Read a model written by :meth:`save`; refuse a mismatched one."""
+        raise NotImplementedError
+
+
+#: The base class of each kind, by kind name.
+BASE_CLASSES: dict[str, type[Plugin]] = {
+    "exchange": Exchange,
+    "strategy": Strategy,
+    "risk": RiskRule,
+    "notifier": Notifier,
+    "model": Model,
+}
