@@ -95,9 +95,7 @@ class RateLimited(ExchangeError):
 
     retryable = True
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, venue_message: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, venue_message: str | None = None) -> None:
         super().__init__(message, venue_message=venue_message)
         self.retry_after = retry_after
 

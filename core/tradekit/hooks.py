@@ -54,9 +54,16 @@ class HookFacade:
     # -- helpers -------------------------------------------------------------
 
     def _each(self, hook_name: str) -> list[pluggy.HookImpl]:
-        # pluggy calls implementations last-registered-first; we want config order.
+        # get_hookimpls() lists trylast ones, then the rest in registration order,
+        # then tryfirst ones (pluggy itself calls that list backwards, last
+        # registered first). We call in config order, which is registration order,
+        # still honouring tryfirst and trylast.
         caller = getattr(self.pm.hook, hook_name)
-        return list(reversed(caller.get_hookimpls()))
+        impls: list[pluggy.HookImpl] = caller.get_hookimpls()
+        first = [impl for impl in impls if impl.tryfirst]
+        last = [impl for impl in reversed(impls) if impl.trylast]
+        middle = [impl for impl in impls if not impl.tryfirst and not impl.trylast]
+        return first + middle + last
 
     @staticmethod
     def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:

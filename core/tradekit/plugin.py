@@ -113,7 +113,7 @@ class Exchange(Plugin):
     :meth:`fetch_order`, :meth:`open_orders`, :meth:`balances`,
     :meth:`poll_events`, :meth:`fetch_bars`.
     Optional: :meth:`connect`, :meth:`close`, :meth:`positions`,
-    :meth:`latest_price`.
+    :meth:`latest_price`, :meth:`fees`, :meth:`default_symbols`, :meth:`use_data`.
     """
 
     kind = "exchange"
@@ -166,6 +166,21 @@ class Exchange(Plugin):
     def latest_price(self, symbol: str) -> Decimal | None:
         """Optional. The last traded price, if the venue offers it cheaply."""
         return None
+
+    def fees(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        """Optional. ``(maker, taker)`` fee rates of ``symbol``, for simulated fills; None if unknown."""
+        return None
+
+    def default_symbols(self) -> tuple[str, ...]:
+        """Optional. Symbols to trade when the user names none (none by default)."""
+        return ()
+
+    def use_data(self, data: dict[str, BarSeries]) -> None:
+        """Optional. A backtest tells the exchange which bars it will simulate on."""
+
+    def fetch_history(self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> BarSeries:
+        """Optional. Every closed candle in ``[start, end)`` for a backtest; by default :meth:`fetch_bars`."""
+        return self.fetch_bars(symbol, timeframe, since=start)
 
 
 # --- strategy ------------------------------------------------------------------

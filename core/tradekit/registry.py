@@ -2,7 +2,7 @@
 
 Listing reads package metadata only; nothing is imported until a plugin is
 named (by the command line or the config) or ``--check`` asks for it. Loading
-goes through stevedore's :class:`~stevedore.driver.DriverManager`, one name at
+goes through stevedore's :class:`~stevedore.named.NamedExtensionManager`, one name at
 a time, so choosing ``--exchange paper`` never imports ccxt.
 
 There is no list of plugin names anywhere in the kernel: the built-in
@@ -159,6 +159,8 @@ class Registry:
         close = difflib.get_close_matches(name, installed, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean '{close[0]}'?"
+        else:
+            message += ";"
         message += f" installed: {', '.join(installed) if installed else '(none)'}"
         return message
 
@@ -179,29 +181,21 @@ class Registry:
         if health.plugin_class is None:
             raise PluginLoadError(
                 f"{entry.label} failed to load: {health.error}",
-                hint=f"reinstall or upgrade it (pip install -U {entry.distribution}), "
-                "or remove it from your config",
+                hint=f"reinstall or upgrade it (pip install -U {entry.distribution}), or remove it from your config",
             )
         return health.plugin_class
 
     def _load(self, entry: PluginEntry) -> PluginHealth:
-        from stevedore import driver  # imported here: listing plugins must stay cheap
-
         failures: list[BaseException] = []
 
         def record(_manager: Any, _ep: Any, error: BaseException) -> None:
             failures.append(error)
 
         try:
-            manager = driver.DriverManager(
-                namespace=entry.group,
-                name=entry.name,
-                invoke_on_load=False,
-                on_load_failure_callback=record,
-                verify_requirements=False,
+            loaded = _load_entry_point(
+                metadata.EntryPoint(name=entry.name, value=entry.value, group=entry.group), record
             )
-            loaded = manager.driver
-        except Exception as error:  # stevedore's NoMatches after a failed import
+        except Exception as error:  # the import failed (recorded) or raised itself
             cause = failures[0] if failures else error
             return PluginHealth(entry, _describe(cause))
         base = BASE_CLASSES[entry.kind]
@@ -215,6 +209,37 @@ class Registry:
     def check(self, kind: str | None = None) -> list[PluginHealth]:
         """Import every plugin (of ``kind``) and report its health; never raises for a plugin."""
         return [self._load(entry) for entry in self.entries(kind)]
+
+
+def _load_entry_point(entry_point: metadata.EntryPoint, on_failure: Any) -> Any:
+    """Import the object behind ``entry_point`` with stevedore's named extension manager.
+
+    The manager is handed the one entry point the registry found instead of
+    scanning the group again: stevedore keeps its own scan in a process-wide
+    class attribute and in an on-disk cache whose key rounds file times to
+    about two minutes, so a plugin installed (or re-installed with new entry
+    points) after that scan would be listed by the registry yet "not found" by
+    stevedore. Loading exactly what was listed keeps the two in agreement.
+    Raises ``LookupError`` when the import failed (``on_failure`` has the error).
+    """
+    from stevedore import named  # imported here: listing plugins must stay cheap
+
+    class _OneEntryPoint(named.NamedExtensionManager):  # type: ignore[type-arg]
+        def list_entry_points(self) -> list[metadata.EntryPoint]:
+            return [entry_point]
+
+    manager = _OneEntryPoint(
+        namespace=entry_point.group,
+        names=[entry_point.name],
+        invoke_on_load=False,
+        on_load_failure_callback=on_failure,
+        # The caller reports a failure with the plugin's distribution; stevedore's
+        # own "Could not load" warning would only repeat it on stderr.
+        on_missing_entrypoints_callback=None,
+    )
+    if not manager.extensions:
+        raise LookupError(f"{entry_point.value} did not load")
+    return manager.extensions[0].plugin
 
 
 def _describe(error: BaseException) -> str:

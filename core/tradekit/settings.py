@@ -57,25 +57,31 @@ class FillTiming(StrEnum):
 
 
 class BacktestSettings(BaseModel):
-    """How backtests simulate the venue."""
+    """How simulated fills work: in backtests, and in dry runs (which fill on the simulated venue)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cash: Decimal = Field(default=Decimal(100_000), gt=0, description="Starting cash in the quote currency.")
-    fee: Decimal = Field(
-        default=Decimal(0), ge=0, lt=1, description="Taker fee as a fraction (0.001 = 0.1%)."
+    cash: Decimal = Field(
+        default=Decimal(100_000),
+        gt=0,
+        description="Starting cash in the quote currency of a simulated account.",
     )
-    maker_fee: Decimal | None = Field(
-        default=None, ge=0, lt=1, description="Maker fee as a fraction; the taker fee when unset."
+    fee: Decimal | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Fee rate for every fill (0.001 = 0.1%); unset: the exchange plugin's maker and taker fees.",
     )
     slippage_bps: Decimal = Field(
-        default=Decimal(0),
-        ge=0,
-        description="Slippage on taker fills, in basis points of the price.",
+        default=Decimal(0), ge=0, description="Slippage on taker fills, in basis points of the price."
     )
     fill_at: FillTiming = Field(
         default=FillTiming.CLOSE,
-        description="When a market order from a bar's decision fills: that bar's close or the next bar's open.",
+        description="When a market order decided on a bar fills: that bar's close, or the next bar's open.",
+    )
+    skip_idle_bars: bool = Field(
+        default=True,
+        description="Jump over bars where no order can trigger and the strategy has nothing to do.",
     )
 
 
@@ -127,9 +133,7 @@ class Settings(BaseSettings):
     risk: NameList = Field(default=(), description="Risk rules, applied in this order.")
     notifiers: NameList = Field(default=(), description="Notifiers to send events to.")
     journal: Path = Field(default=Path("tradekit-journal.sqlite3"), description="The SQLite journal of runs.")
-    strict_plugins: bool = Field(
-        default=False, description="Treat a plugin that fails to import as an error."
-    )
+    strict_plugins: bool = Field(default=False, description="Treat a plugin that fails to import as an error.")
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     plugins: PluginTables = Field(default_factory=PluginTables)
 
@@ -209,6 +213,21 @@ def _is_secret_field(model: type[BaseModel] | None, loc: tuple[int | str, ...]) 
     return current in (SecretStr, SecretBytes) or "Secret" in annotation_text
 
 
+def _mask_secrets(model: type[BaseModel] | None, loc: tuple[int | str, ...], value: Any) -> Any:
+    """``value`` with the values of secret fields replaced by ``***``.
+
+    A whole table is the input of an error raised by a model validator (or of a
+    wrong type for a nested model): it must be shown without the secrets in it.
+    """
+    if not isinstance(value, dict):
+        return value
+    masked: dict[Any, Any] = {}
+    for key, item in value.items():
+        inner = (*loc, key)
+        masked[key] = "***" if _is_secret_field(model, inner) else _mask_secrets(model, inner, item)
+    return masked
+
+
 def format_validation_error(
     error: ValidationError, model: type[BaseModel] | None, *, origin: str, prefix: str = ""
 ) -> str:
@@ -221,8 +240,12 @@ def format_validation_error(
             allowed = sorted(_fields_at(model, loc[:-1]))
             lines.append(f"{key}: unknown setting; valid settings here: {', '.join(allowed) or '(none)'}")
             continue
+        if problem["type"] == "missing":
+            # The input of a "missing" error is the whole table around the key: never echo it.
+            lines.append(f"{key}: missing; this setting is required")
+            continue
         given = problem.get("input")
-        shown = "***" if _is_secret_field(model, loc) else repr(given)
+        shown = "***" if _is_secret_field(model, loc) else repr(_mask_secrets(model, loc, given))
         lines.append(f"{key}: got {shown}; {_expected(problem['msg'])}")
     head = f"invalid configuration (from {origin} and {ENV_PREFIX}* environment variables):"
     return head + "".join(f"\n  {line}" for line in lines)

@@ -82,9 +82,7 @@ class OrderStatus(StrEnum):
         return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
 
-TERMINAL_STATUSES = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
-)
+TERMINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 #: Every move an order may make. A venue acknowledges an order (ACCEPTED) or
 #: refuses it (REJECTED) before anything else can happen to it.
@@ -184,6 +182,7 @@ class Order(BaseModel):
     status: OrderStatus = OrderStatus.NEW
     exchange_order_id: str | None = None
     filled_quantity: Decimal = Decimal(0)
+    filled_notional: Decimal = Decimal(0)
     average_fill_price: Decimal | None = None
     fees_paid: Decimal = Decimal(0)
     reason: str | None = None
@@ -192,9 +191,7 @@ class Order(BaseModel):
     triggered: bool = False
 
     @classmethod
-    def from_intent(
-        cls, intent: OrderIntent, client_order_id: str, created_at: datetime | None = None
-    ) -> Order:
+    def from_intent(cls, intent: OrderIntent, client_order_id: str, created_at: datetime | None = None) -> Order:
         """Build the order for an accepted intent."""
         fields: dict[str, Any] = intent.model_dump(exclude={"client_order_id"})
         return cls(client_order_id=client_order_id, created_at=created_at, **fields)
@@ -204,18 +201,14 @@ class Order(BaseModel):
         """What is still to be filled."""
         return self.quantity - self.filled_quantity
 
-    def transition(
-        self, status: OrderStatus, *, at: datetime | None = None, reason: str | None = None
-    ) -> OrderStatus:
+    def transition(self, status: OrderStatus, *, at: datetime | None = None, reason: str | None = None) -> OrderStatus:
         """Move to ``status``; returns the previous status.
 
         Raises :class:`InvalidTransitionError` for a move the lifecycle forbids.
         """
         previous = self.status
         if status not in ALLOWED_TRANSITIONS[previous]:
-            raise InvalidTransitionError(
-                f"order {self.client_order_id} cannot go from {previous} to {status}"
-            )
+            raise InvalidTransitionError(f"order {self.client_order_id} cannot go from {previous} to {status}")
         self.status = status
         if reason is not None:
             self.reason = reason
@@ -236,12 +229,18 @@ class Order(BaseModel):
                 f"order {self.client_order_id} cannot fill {quantity}; {self.remaining_quantity} remains"
             )
         total = self.filled_quantity + quantity
-        previous_cost = (self.average_fill_price or Decimal(0)) * self.filled_quantity
-        self.average_fill_price = (previous_cost + price * quantity) / total
+        target = OrderStatus.FILLED if total == self.quantity else OrderStatus.PARTIALLY_FILLED
+        if target not in ALLOWED_TRANSITIONS[self.status]:
+            raise InvalidTransitionError(
+                f"order {self.client_order_id} cannot fill while {self.status} (it would go to {target})"
+            )
+        # Keep the filled notional and divide once, so the average is exact
+        # however many fills there are (no re-multiplying a rounded average).
+        self.filled_notional += price * quantity
         self.filled_quantity = total
+        self.average_fill_price = self.filled_notional / total
         self.fees_paid += fee
-        done = total == self.quantity
-        return self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, at=at)
+        return self.transition(target, at=at)
 
 
 class Liquidity(StrEnum):

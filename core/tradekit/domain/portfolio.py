@@ -86,9 +86,7 @@ class Ledger:
         after = before + signed
         if before == 0 or (before > 0) == (signed > 0):
             # Opening or adding: the average entry moves.
-            state.average_price = (state.average_price * abs(before) + fill.price * fill.quantity) / abs(
-                after
-            )
+            state.average_price = (state.average_price * abs(before) + fill.price * fill.quantity) / abs(after)
         else:
             closed = min(abs(signed), abs(before))
             direction = 1 if before > 0 else -1

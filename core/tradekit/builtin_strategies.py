@@ -1,0 +1,94 @@
+"""The kernel's reference strategy, ``sma_cross``, registered by entry point like any plugin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from tradekit.domain.orders import OrderIntent, Side
+from tradekit.indicators import crossings, sma
+from tradekit.plugin import PluginSettings, Strategy, StrategyContext
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from tradekit.domain.bars import BarSeries
+
+
+class SmaCrossSettings(PluginSettings):
+    """Parameters of ``sma_cross``."""
+
+    fast: int = Field(default=10, ge=1, description="Bars in the fast simple moving average.")
+    slow: int = Field(default=30, ge=2, description="Bars in the slow simple moving average.")
+    quantity: Decimal | None = Field(
+        default=None, gt=0, description="Fixed quantity to buy on entry; when unset, `fraction` of cash."
+    )
+    fraction: Decimal = Field(
+        default=Decimal("0.95"),
+        gt=0,
+        le=1,
+        description="Share of free cash spent on entry when no quantity is set.",
+    )
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> SmaCrossSettings:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
+        return self
+
+
+class SmaCross(Strategy):
+    """Long-only moving-average crossover on the first symbol of the run.
+
+    Trades on the close. Enters (a market buy) when the fast SMA crosses
+    strictly above the slow SMA while flat; exits the whole position (a
+    reduce-only market sell) when the fast SMA crosses strictly below the slow
+    one. A bar where the two are equal is not a cross; the cross happens on
+    the bar that leaves equality in the other direction.
+    """
+
+    Settings = SmaCrossSettings
+    settings: SmaCrossSettings
+
+    @property
+    def warmup(self) -> int:
+        """The slow average needs ``slow`` bars, and a cross one more."""
+        return self.settings.slow + 1
+
+    def _signals(self, close: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        return crossings(sma(close, self.settings.fast), sma(close, self.settings.slow))
+
+    def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
+        """Only the bars where the averages cross can change anything."""
+        series = next(iter(data.values()))
+        up, down = self._signals(series.close)
+        return up | down
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        """Decide on the current bar from the last ``slow + 1`` closes."""
+        history = ctx.history()
+        needed = self.settings.slow + 1
+        if len(history) < needed:
+            return
+        up, down = self._signals(history.close[-needed:])
+        held = ctx.position()
+        symbol = ctx.symbols[0]
+        if up[-1] and held == 0:
+            quantity = self._entry_quantity(ctx)
+            if quantity > 0:
+                ctx.submit(OrderIntent(symbol=symbol, side=Side.BUY, quantity=quantity, tag="sma_cross entry"))
+        elif down[-1] and held > 0:
+            ctx.submit(
+                OrderIntent(symbol=symbol, side=Side.SELL, quantity=held, reduce_only=True, tag="sma_cross exit")
+            )
+
+    def _entry_quantity(self, ctx: StrategyContext) -> Decimal:
+        instrument = ctx.instrument()
+        if self.settings.quantity is not None:
+            return instrument.round_quantity(self.settings.quantity)
+        price = Decimal(repr(ctx.close()))
+        budget = ctx.cash() * self.settings.fraction
+        return instrument.round_quantity(budget / price)

@@ -1,0 +1,1 @@
+"""The ``tradekit`` command. Subcommands are imported only when used, so ``--help`` stays fast."""

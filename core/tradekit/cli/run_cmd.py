@@ -1,0 +1,161 @@
+"""``tradekit run``: a dry run by default, real orders only with ``--live``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from tradekit.cli.common import (
+    parse_params,
+    registry_from,
+    settings_from,
+    stderr_console,
+    stdout_console,
+    with_strategy_params,
+)
+
+
+@click.command()
+@click.option("--strategy", "-s", help="Strategy plugin to run.")
+@click.option("--exchange", "-e", help="Exchange plugin for prices (and orders with --live). Default: paper.")
+@click.option("--symbol", "symbols", multiple=True, help="Symbol; repeat for several.")
+@click.option("--timeframe", "-t", help="Bar size, e.g. 1m.")
+@click.option("--param", "-p", "params", multiple=True, help="Strategy parameter key=value; repeat as needed.")
+@click.option("--live", is_flag=True, help="Send real orders. Without it: a dry run (simulated fills).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before a --live run.")
+@click.option("--max-bars", type=click.IntRange(min=1), help="Stop after this many new bars.")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls of the exchange for new bars.",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    strategy: str | None,
+    exchange: str | None,
+    symbols: tuple[str, ...],
+    timeframe: str | None,
+    params: tuple[str, ...],
+    live: bool,
+    yes: bool,
+    max_bars: int | None,
+    poll_interval: float,
+) -> None:
+    """Run a strategy on an exchange's bars as they close.
+
+    A dry run by default: the exchange's prices, fills from the simulated
+    venue, no orders sent and no keys needed. `--live` sends real orders, after
+    saying what it is about to do and asking you to confirm (unless --yes).
+    Ctrl-C stops the run cleanly; everything is in the journal.
+    """
+    from tradekit import session
+
+    overrides: dict[str, Any] = {
+        "strategy": strategy,
+        "exchange": exchange,
+        "symbols": list(symbols) or None,
+        "timeframe": timeframe,
+    }
+    overrides = with_strategy_params(overrides, strategy, parse_params(params))
+    settings, origin = settings_from(ctx, overrides)
+    plugins, run_symbols = session.prepare_live(settings, registry_from(ctx), origin=origin, live=live)
+    console = stderr_console()
+    console.print(session.describe_live_run(settings, plugins, run_symbols, live), markup=False)
+    if live and not yes and not click.confirm("Send real orders?", default=False, err=True):
+        plugins.close()
+        raise click.Abort()
+    display = _Display(console)
+    with display:
+        result = session.run_live(
+            settings,
+            plugins,
+            run_symbols,
+            live=live,
+            max_bars=max_bars,
+            poll_interval=poll_interval,
+            on_bar=display.update,
+        )
+    _print_summary(result)
+
+
+class _Display:
+    """A live status table on a terminal; a line every 500 bars otherwise."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.live: Any = None
+        self._last = 0.0
+
+    def __enter__(self) -> _Display:
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def update(self, engine: Any, status: Any) -> None:
+        now = time.monotonic()
+        if self.live is None:
+            if status.bars % 500 == 0:
+                self.console.print(
+                    f"bar {status.bars}: {engine.now:%Y-%m-%d %H:%M} close {status.close:,.2f} "
+                    f"equity {engine.equity():,.2f} orders {engine.stats.orders} fills {engine.stats.fills}",
+                    markup=False,
+                )
+            return
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        self.live.update(_status_table(engine, status))
+
+
+def _status_table(engine: Any, status: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{engine.run.mode.value} {engine.run.run_id[:12]}", title_justify="left")
+    for column in ("bar time", "symbol", "close", "position", "cash", "equity", "open orders", "fills"):
+        table.add_column(column, justify="right")
+    for symbol in engine.run.symbols:
+        table.add_row(
+            f"{engine.now:%Y-%m-%d %H:%M}",
+            symbol,
+            f"{engine.last_close(symbol):,.2f}",
+            str(engine.ledger.quantity(symbol)),
+            f"{engine.free_cash():,.2f}",
+            f"{engine.equity():,.2f}",
+            str(len(engine.open_orders(symbol))),
+            str(engine.stats.fills),
+        )
+    return table
+
+
+def _print_summary(result: Any) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    change = result.equity - result.start_equity
+    table = Table(title=f"{result.run.mode.value} {result.run.run_id[:12]}: {result.reason}", title_justify="left")
+    for column in ("bars", "orders", "fills", "start equity", "end equity", "change", "position"):
+        table.add_column(column, justify="right")
+    positions = ", ".join(f"{s} {q}" for s, q in result.position.items())
+    table.add_row(
+        f"{result.bars:,}",
+        f"{result.engine_stats.orders:,}",
+        f"{result.engine_stats.fills:,}",
+        f"{result.start_equity:,.2f}",
+        f"{result.equity:,.2f}",
+        f"{change:+,.2f}",
+        positions,
+    )
+    console.print(table)
+    console.print(f"journal {result.journal_path}, run {result.run.run_id}: `tradekit report {result.run.run_id[:12]}`")

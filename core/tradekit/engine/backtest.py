@@ -1,0 +1,221 @@
+"""The backtest loop: the engine driven by historical bars on the simulated venue.
+
+Per visited bar ``i``, for every symbol: the venue walks the bar's price path
+(open, then the extreme nearer... see :mod:`tradekit.sim`) and fills or
+triggers resting orders; then the strategy decides on the bar's close. A market
+order it sends fills at that close, or at the next bar's open, as the
+``fill_at`` setting says.
+
+Bars on which nothing can happen are jumped over: a bar is visited only if the
+strategy's :meth:`~tradekit.plugin.Strategy.wakeups` marks it, or one of the
+run's resting orders could trigger on it (judged from the bar's high and low),
+or a market order waits for its open. The equity curve is rebuilt afterwards
+from the fills, vectorised, so skipped bars cost nothing and still have their
+equity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradekit.domain.bars import BarSeries, ns_to_datetime
+from tradekit.domain.orders import Fill, Side
+from tradekit.engine.context import EngineContext
+from tradekit.engine.core import Engine
+
+if TYPE_CHECKING:
+    from tradekit.plugin import Strategy
+    from tradekit.sim import SimulatedVenue
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class BacktestOutcome:
+    """What a backtest produced: the equity curve and exposure per bar, and every fill."""
+
+    equity: NDArray[np.float64]
+    in_market: NDArray[np.bool_]
+    fills: list[Fill]
+    visited_bars: int
+    fees_paid: Decimal
+
+
+def check_aligned(data: dict[str, BarSeries]) -> None:
+    """Every symbol of a multi-symbol backtest must have the same timestamps."""
+    series = list(data.values())
+    first = series[0]
+    for other in series[1:]:
+        if len(other) != len(first) or not np.array_equal(other.timestamps, first.timestamps):
+            raise ValueError(
+                f"{other.symbol} and {first.symbol} do not have the same bar times; "
+                "align them first (tradekit.engine.align)"
+            )
+
+
+def align(data: dict[str, BarSeries]) -> dict[str, BarSeries]:
+    """Keep only the timestamps every symbol has (an inner join), in order."""
+    series = list(data.values())
+    common = series[0].timestamps
+    for other in series[1:]:
+        common = np.intersect1d(common, other.timestamps, assume_unique=True)
+    aligned: dict[str, BarSeries] = {}
+    for symbol, s in data.items():
+        keep = np.isin(s.timestamps, common, assume_unique=True)
+        aligned[symbol] = BarSeries(
+            symbol=s.symbol,
+            timeframe=s.timeframe,
+            timestamps=s.timestamps[keep],
+            open=s.open[keep],
+            high=s.high[keep],
+            low=s.low[keep],
+            close=s.close[keep],
+            volume=s.volume[keep],
+            source=s.source,
+            metadata=s.metadata,
+        )
+    return aligned
+
+
+def run_backtest(
+    engine: Engine,
+    venue: SimulatedVenue,
+    strategy: Strategy,
+    data: dict[str, BarSeries],
+    *,
+    fill_at_close: bool = True,
+    skip_idle_bars: bool = True,
+    progress: Progress | None = None,
+) -> BacktestOutcome:
+    """Run ``strategy`` over ``data`` and return the equity curve and fills.
+
+    ``skip_idle_bars=False`` visits every bar (the reference behaviour that the
+    shortcut must reproduce exactly; tests and benchmarks compare both).
+    """
+    check_aligned(data)
+    symbols = list(data)
+    first = data[symbols[0]]
+    n = len(first)
+    context = EngineContext(engine, strategy, data, market_orders_fill_at_close=fill_at_close)
+    engine.contexts[id(strategy)] = context
+
+    start = max(strategy.warmup - 1, 0)
+    wake_mask = strategy.wakeups(data) if skip_idle_bars else None
+    wake_indices = np.flatnonzero(wake_mask[start:]) + start if wake_mask is not None else None
+    columns = [(symbol, s.timestamps, s.open, s.high, s.low, s.close, s.volume) for symbol, s in data.items()]
+
+    # Before the first decision the strategy has placed nothing: jump to it.
+    if n:
+        engine.now = first.datetime_at(0)
+        for symbol, s in data.items():
+            engine.set_close(symbol, float(s.close[0]))
+        strategy.on_start(context)
+    i = start if (wake_indices is not None or n == 0) else 0
+    visited = 0
+    last_reported = 0
+    while i < n:
+        visited += 1
+        now = ns_to_datetime(int(first.timestamps[i]))
+        engine.now = now
+        engine.index = i
+        context.index = i
+        for symbol, _ts, o, h, lo, c, v in columns:
+            engine.set_close(symbol, float(c[i]))
+            if venue.has_resting(symbol):
+                venue.process_bar(symbol, now, float(o[i]), float(h[i]), float(lo[i]), float(c[i]), float(v[i]))
+        engine.drain()
+        if i >= start:
+            strategy.on_bar(context)
+        i = _next_index(i, n, wake_indices, venue, columns) if wake_indices is not None else i + 1
+        if progress is not None and i - last_reported >= 10_000:
+            progress(min(i, n) - last_reported)
+            last_reported = min(i, n)
+    if progress is not None and n - last_reported > 0:
+        progress(n - last_reported)
+    if n:
+        engine.index = n - 1
+        context.index = n - 1
+        strategy.on_stop(context)
+    equity, in_market = equity_curve(engine, data)
+    return BacktestOutcome(
+        equity=equity,
+        in_market=in_market,
+        fills=[record.fill for record in engine.fill_log],
+        visited_bars=visited,
+        fees_paid=sum(engine.ledger.fees_paid.values(), Decimal(0)),
+    )
+
+
+def _next_index(
+    i: int,
+    n: int,
+    wake_indices: NDArray[np.intp],
+    venue: SimulatedVenue,
+    columns: list[
+        tuple[
+            str,
+            NDArray[np.int64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+        ]
+    ],
+) -> int:
+    position = int(np.searchsorted(wake_indices, i + 1))
+    candidate = int(wake_indices[position]) if position < len(wake_indices) else n
+    for symbol, _ts, _o, h, lo, _c, _v in columns:
+        if candidate == i + 1:
+            break
+        if venue.has_resting(symbol):
+            trigger = venue.next_trigger_index(symbol, h, lo, i + 1)
+            if trigger is not None and trigger < candidate:
+                candidate = trigger
+    return candidate
+
+
+def equity_curve(engine: Engine, data: dict[str, BarSeries]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Equity and exposure at every bar's close, rebuilt from the fills.
+
+    Between two fills cash and positions are constant, so equity at bar ``i``
+    is the cash after the last fill at or before ``i`` plus the positions then
+    held, marked at bar ``i``'s closes. Cash and positions are summed in
+    Decimal; only the curve is float.
+    """
+    symbols = list(data)
+    n = len(data[symbols[0]])
+    quote = engine.quote_currency
+    fills = engine.fill_log
+    change_index = np.empty(len(fills), dtype=np.int64)
+    cash_after = np.empty(len(fills))
+    quantity_after = {symbol: np.empty(len(fills)) for symbol in symbols}
+    cash = engine.start_cash
+    held = dict.fromkeys(symbols, Decimal(0))
+    for k, record in enumerate(fills):
+        fill = record.fill
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        cash -= signed * fill.price + (fill.fee if (fill.fee_currency or quote) == quote else 0)
+        held[fill.symbol] += signed
+        change_index[k] = record.index
+        cash_after[k] = float(cash)
+        for symbol in symbols:
+            quantity_after[symbol][k] = float(held[symbol])
+    # For each bar, the last fill at or before it (-1: none yet).
+    last = np.searchsorted(change_index, np.arange(n), side="right") - 1
+    has = last >= 0
+    equity = np.full(n, float(engine.start_cash))
+    equity[has] = cash_after[last[has]]
+    in_market = np.zeros(n, dtype=bool)
+    for symbol in symbols:
+        qty = np.zeros(n)
+        qty[has] = quantity_after[symbol][last[has]]
+        equity += qty * data[symbol].close
+        in_market |= qty != 0
+    return equity, in_market

@@ -1,0 +1,120 @@
+"""Where the engine's orders go: the simulated venue, or a real exchange plugin.
+
+The engine talks to one :class:`Broker`; backtests and dry runs use a
+:class:`SimulatedBroker` (fills from the kernel's simulated venue), live runs an
+:class:`ExchangeBroker` (the exchange plugin). Nothing else differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from tradekit.errors import ExchangeError, OrderNotFound
+
+if TYPE_CHECKING:
+    from tradekit.domain.orders import Fill, Order, OrderUpdate
+    from tradekit.plugin import Exchange
+    from tradekit.sim import SimulatedVenue
+
+
+class Broker(Protocol):
+    """The engine's view of an order destination."""
+
+    name: str
+
+    def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
+        """Send ``order``; a refusal arrives as a REJECTED update (or an ExchangeError)."""
+        ...
+
+    def cancel(self, order: Order, now: datetime) -> None:
+        """Ask for ``order`` to be cancelled."""
+        ...
+
+    def poll_events(self) -> list[OrderUpdate | Fill]:
+        """What happened to orders since the last call, oldest first."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The destination's resting orders."""
+        ...
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
+        """The destination's view of one order."""
+        ...
+
+
+class SimulatedBroker:
+    """Orders fill against the kernel's simulated venue."""
+
+    def __init__(self, venue: SimulatedVenue) -> None:
+        self.venue = venue
+        self.name = venue.name
+
+    def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
+        """Hand a copy to the venue: the engine's order changes only through events."""
+        self.venue.submit(order.model_copy(deep=True), now, market_price)
+
+    def cancel(self, order: Order, now: datetime) -> None:
+        """Cancel on the venue; an order that already finished there is not an error."""
+        with contextlib.suppress(OrderNotFound):
+            self.venue.cancel(order.client_order_id, now)
+
+    def poll_events(self) -> list[OrderUpdate | Fill]:
+        """Drain the venue's events."""
+        return self.venue.poll_events()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The venue's resting orders."""
+        return self.venue.open_orders(symbol)
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
+        """The venue's copy of one order."""
+        return self.venue.fetch_order(client_order_id)
+
+
+class ExchangeBroker:
+    """Orders go to a real exchange plugin.
+
+    A submission whose reply was lost is never sent again blindly: the order
+    is first looked up by its client order id, and sent again only if the
+    venue does not know it.
+    """
+
+    def __init__(self, exchange: Exchange, *, resend_attempts: int = 2) -> None:
+        self.exchange = exchange
+        self.name = exchange.name
+        self.resend_attempts = resend_attempts
+
+    def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
+        """Send, and on a retryable failure look the order up before any resend."""
+        attempts = 0
+        while True:
+            try:
+                self.exchange.submit_order(order.model_copy(deep=True))
+                return
+            except ExchangeError as error:
+                if not error.retryable or attempts >= self.resend_attempts:
+                    raise
+                attempts += 1
+                if self.exchange.fetch_order(order.client_order_id, order.symbol) is not None:
+                    return  # the venue has it: the reply was lost, not the order
+
+    def cancel(self, order: Order, now: datetime) -> None:
+        """Cancel on the exchange; an order it no longer knows is not an error."""
+        with contextlib.suppress(OrderNotFound):
+            self.exchange.cancel_order(order)
+
+    def poll_events(self) -> list[OrderUpdate | Fill]:
+        """What the exchange reported."""
+        return self.exchange.poll_events()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The exchange's resting orders."""
+        return self.exchange.open_orders(symbol)
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
+        """The exchange's view of one order."""
+        return self.exchange.fetch_order(client_order_id, symbol)

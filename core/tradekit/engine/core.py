@@ -1,0 +1,381 @@
+"""The engine: one path for every order, in every mode.
+
+market data -> strategy -> order intent -> every risk rule -> broker (simulated
+venue or exchange) -> order updates and fills -> ledger, strategy, journal,
+hooks, notifiers.
+
+The mode-specific loops (:mod:`tradekit.engine.backtest`,
+:mod:`tradekit.engine.live`) only move the clock and feed bars; everything an
+order goes through is here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, Severity
+from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderUpdate
+from tradekit.domain.portfolio import Ledger
+from tradekit.domain.run import RiskContext, RunInfo
+from tradekit.engine.ids import ClientOrderIds
+from tradekit.errors import ExchangeError, InvalidTransitionError
+from tradekit.hooks import HookFacade, combine_verdicts
+from tradekit.money import to_decimal
+
+if TYPE_CHECKING:
+    from tradekit.domain.instruments import Instrument
+    from tradekit.engine.brokers import Broker
+    from tradekit.journal import Journal
+    from tradekit.plugin import Strategy
+
+log = logging.getLogger("tradekit.engine")
+
+_DERIVED_FROM_FILLS = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
+
+
+@dataclass
+class FillRecord:
+    """A fill and the bar it happened on, for the equity curve."""
+
+    index: int
+    fill: Fill
+
+
+@dataclass
+class EngineStats:
+    """Counters a run reports at the end."""
+
+    intents: int = 0
+    risk_rejections: int = 0
+    orders: int = 0
+    rejected: int = 0
+    fills: int = 0
+    errors: int = 0
+    verdict_counts: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Routes intents to orders and events back to the strategy, the same in every mode.
+
+    The loops set :attr:`now`, :attr:`index` and :attr:`prices` before they
+    call the strategy; everything else is the engine's.
+    """
+
+    def __init__(
+        self,
+        *,
+        run: RunInfo,
+        broker: Broker,
+        hooks: HookFacade,
+        instruments: dict[str, Instrument],
+        quote_currency: str,
+        cash: Decimal,
+        journal: Journal | None = None,
+        ids: ClientOrderIds | None = None,
+    ) -> None:
+        self.run = run
+        self.broker = broker
+        self.hooks = hooks
+        self.journal = journal
+        self.instruments = instruments
+        self.quote_currency = quote_currency
+        self.start_cash = cash
+        self.ledger = Ledger(cash={quote_currency: cash}, instruments=dict(instruments))
+        self.ids = ids or ClientOrderIds(run.run_id)
+        self.orders: dict[str, Order] = {}
+        self.owners: dict[str, Strategy] = {}
+        self.contexts: dict[int, Any] = {}
+        self.fill_log: list[FillRecord] = []
+        self.stats = EngineStats()
+        self.now: datetime | None = None
+        self.index = 0
+        self.prices: dict[str, Decimal] = {}
+        self._last_close: dict[str, float] = {}
+        # Hooks with no implementation are not called at all: a backtest with
+        # no observer pays nothing for them.
+        self._observed = {
+            name: bool(getattr(hooks.pm.hook, name).get_hookimpls())
+            for name in (
+                "tradekit_intent_created",
+                "tradekit_order_submitted",
+                "tradekit_order_updated",
+                "tradekit_fill",
+                "tradekit_notify",
+                "tradekit_strategy_state_changed",
+            )
+        }
+
+    # -- prices ----------------------------------------------------------------
+
+    def set_close(self, symbol: str, close: float) -> None:
+        """Record the latest close of ``symbol`` (as a float; a Decimal is made when needed)."""
+        self._last_close[symbol] = close
+
+    def price(self, symbol: str) -> Decimal:
+        """The latest close of ``symbol`` as an exact Decimal on the instrument's tick."""
+        return self.instruments[symbol].round_price(to_decimal(self._last_close[symbol]))
+
+    def last_close(self, symbol: str) -> float:
+        """The latest close of ``symbol`` as a float."""
+        return self._last_close[symbol]
+
+    # -- orders in -------------------------------------------------------------------
+
+    def submit_intent(self, strategy: Strategy, intent: OrderIntent, market_price: Decimal | None) -> str | None:
+        """Judge ``intent`` with every risk rule and send what passes; its client order id or None."""
+        assert self.now is not None, "the loop sets the clock before the strategy runs"
+        self.stats.intents += 1
+        if self._observed["tradekit_intent_created"]:
+            self.hooks.intent_created(intent, strategy.name)
+        context = self.risk_context()
+        verdicts = self.hooks.risk_check(intent, context)
+        action, detail = combine_verdicts(verdicts)
+        client_order_id = intent.client_order_id or self.ids.next()
+        if self.journal is not None and verdicts:
+            self.journal.record_risk_verdicts(
+                self.run.run_id, intent, verdicts, action.value, self.now, client_order_id
+            )
+        for verdict in verdicts:
+            key = f"{verdict.rule}:{verdict.action.value}"
+            self.stats.verdict_counts[key] = self.stats.verdict_counts.get(key, 0) + 1
+        if action is RiskAction.REJECT:
+            self.stats.risk_rejections += 1
+            reasons = "; ".join(detail)
+            self.notify(
+                EventKind.RISK_REJECTED,
+                f"{intent.side.value} {intent.quantity} {intent.symbol} blocked by risk: {reasons}",
+                Severity.WARNING,
+                {
+                    "symbol": intent.symbol,
+                    "side": intent.side.value,
+                    "quantity": str(intent.quantity),
+                    "reasons": list(detail),
+                },
+            )
+            return None
+        if action is RiskAction.RESIZE:
+            resized = self.instruments[intent.symbol].round_quantity(detail)
+            if resized <= 0:
+                self.stats.risk_rejections += 1
+                return None
+            intent = intent.model_copy(update={"quantity": resized})
+        order = Order.from_intent(intent, client_order_id, created_at=self.now)
+        self.orders[client_order_id] = order
+        self.owners[client_order_id] = strategy
+        self.stats.orders += 1
+        if self.journal is not None:
+            self.journal.record_order(self.run.run_id, order)
+        if self._observed["tradekit_order_submitted"]:
+            self.hooks.order_submitted(order)
+        try:
+            self.broker.submit(order, self.now, market_price)
+        except ExchangeError as error:
+            self.stats.errors += 1
+            self.hooks.exchange_error(self.broker.name, "submit_order", error)
+            reason = error.venue_message or str(error)
+            self._apply_update(
+                OrderUpdate(
+                    client_order_id=client_order_id,
+                    status=OrderStatus.REJECTED,
+                    timestamp=self.now,
+                    reason=reason,
+                )
+            )
+            return client_order_id
+        self.drain()
+        return client_order_id
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask the broker to cancel one of this run's open orders."""
+        assert self.now is not None
+        order = self.orders.get(client_order_id)
+        if order is None or not order.status.is_open:
+            return
+        try:
+            self.broker.cancel(order, self.now)
+        except ExchangeError as error:
+            self.stats.errors += 1
+            self.hooks.exchange_error(self.broker.name, "cancel_order", error)
+            return
+        self.drain()
+
+    # -- events out ------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Apply every event the broker has for us, in order."""
+        for event in self.broker.poll_events():
+            if isinstance(event, Fill):
+                self._apply_fill(event)
+            else:
+                self._apply_update(event)
+
+    def _apply_update(self, update: OrderUpdate) -> None:
+        order = self.orders.get(update.client_order_id)
+        if order is None:
+            log.warning("update for an order this run did not send: %s", update.client_order_id)
+            return
+        if update.status in _DERIVED_FROM_FILLS or update.status is order.status:
+            # Fill states follow from fills (applied in _apply_fill), so a
+            # venue that reports both never moves an order twice.
+            if update.exchange_order_id and not order.exchange_order_id:
+                order.exchange_order_id = update.exchange_order_id
+            return
+        try:
+            previous = order.transition(update.status, at=update.timestamp, reason=update.reason)
+        except InvalidTransitionError as error:
+            self.stats.errors += 1
+            log.error("%s", error)
+            return
+        if update.exchange_order_id:
+            order.exchange_order_id = update.exchange_order_id
+        self._after_update(order, previous)
+
+    def _apply_fill(self, fill: Fill) -> None:
+        order = self.orders.get(fill.client_order_id)
+        if order is None:
+            log.warning("fill for an order this run did not send: %s", fill.client_order_id)
+            return
+        if order.status is OrderStatus.NEW:
+            # A venue may report the fill before the acknowledgement.
+            previous_new = order.transition(OrderStatus.ACCEPTED, at=fill.timestamp)
+            self._after_update(order, previous_new)
+        previous = order.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
+        position = self.ledger.apply_fill(fill)
+        self.stats.fills += 1
+        self.fill_log.append(FillRecord(self.index, fill))
+        if self.journal is not None:
+            self.journal.record_fill(self.run.run_id, fill)
+            self.journal.record_position(self.run.run_id, position, fill.timestamp)
+        if self._observed["tradekit_fill"]:
+            self.hooks.fill(fill, position)
+        self.notify(
+            EventKind.ORDER_FILLED,
+            f"filled {fill.side.value} {fill.quantity} {fill.symbol} at {fill.price}",
+            Severity.INFO,
+            {
+                "client_order_id": fill.client_order_id,
+                "symbol": fill.symbol,
+                "side": fill.side.value,
+                "quantity": str(fill.quantity),
+                "price": str(fill.price),
+                "fee": str(fill.fee),
+                "position": str(position.quantity),
+            },
+        )
+        strategy = self.owners.get(fill.client_order_id)
+        if strategy is not None:
+            strategy.on_fill(self.context_for(strategy), fill)
+        self._after_update(order, previous)
+
+    def _after_update(self, order: Order, previous: OrderStatus) -> None:
+        if self.journal is not None:
+            self.journal.record_order(self.run.run_id, order)
+        if self._observed["tradekit_order_updated"]:
+            self.hooks.order_updated(order, previous)
+        if order.status is OrderStatus.REJECTED:
+            self.stats.rejected += 1
+            self.notify(
+                EventKind.ORDER_REJECTED,
+                f"order {order.client_order_id} ({order.side.value} {order.quantity} {order.symbol}) "
+                f"rejected: {order.reason}",
+                Severity.WARNING,
+                {"client_order_id": order.client_order_id, "symbol": order.symbol, "reason": order.reason},
+            )
+        elif order.status is OrderStatus.ACCEPTED and order.type.value != "market":
+            self.notify(
+                EventKind.ORDER_PLACED,
+                f"placed {order.type.value} {order.side.value} {order.quantity} {order.symbol}"
+                + (f" at {order.price}" if order.price is not None else "")
+                + (f" trigger {order.trigger_price}" if order.trigger_price is not None else ""),
+                Severity.INFO,
+                {"client_order_id": order.client_order_id, "symbol": order.symbol},
+            )
+        elif order.status is OrderStatus.CANCELLED:
+            self.notify(
+                EventKind.ORDER_CANCELLED,
+                f"cancelled {order.client_order_id} ({order.side.value} {order.quantity} {order.symbol})",
+                Severity.INFO,
+                {"client_order_id": order.client_order_id, "symbol": order.symbol},
+            )
+        strategy = self.owners.get(order.client_order_id)
+        if strategy is not None:
+            strategy.on_order_update(self.context_for(strategy), order)
+
+    # -- what plugins see -------------------------------------------------------
+
+    def context_for(self, strategy: Strategy) -> Any:
+        """The context object of ``strategy`` (set up by the loop)."""
+        return self.contexts[id(strategy)]
+
+    def risk_context(self) -> RiskContext:
+        """The account as risk rules see it now."""
+        assert self.now is not None
+        prices = {symbol: self.price(symbol) for symbol in self._last_close}
+        return RiskContext(
+            timestamp=self.now,
+            equity=self.ledger.equity(prices, self.quote_currency),
+            quote_currency=self.quote_currency,
+            cash=dict(self.ledger.cash),
+            positions={p.symbol: p for p in self.ledger.positions()},
+            open_orders=tuple(self.open_orders()),
+            prices=prices,
+            instruments=self.instruments,
+            mode=self.run.mode,
+        )
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """This run's orders that may still fill."""
+        return [o for o in self.orders.values() if o.status.is_open and (symbol is None or o.symbol == symbol)]
+
+    def free_cash(self) -> Decimal:
+        """Quote cash not held back by this run's resting buy orders."""
+        locked = Decimal(0)
+        for order in self.orders.values():
+            if order.status.is_open and order.side.value == "buy":
+                price = order.price or order.trigger_price or self.price(order.symbol)
+                locked += price * order.remaining_quantity
+        return self.ledger.cash.get(self.quote_currency, Decimal(0)) - locked
+
+    def equity(self) -> Decimal:
+        """Cash plus positions at the latest closes."""
+        prices = {symbol: self.price(symbol) for symbol in self._last_close}
+        return self.ledger.equity(prices, self.quote_currency)
+
+    def save_state(self, strategy: Strategy, state: dict[str, Any]) -> None:
+        """Journal a strategy's state, then tell observers."""
+        assert self.now is not None
+        if self.journal is not None:
+            self.journal.record_strategy_state(self.run.run_id, strategy.name, state, self.now)
+        if self._observed["tradekit_strategy_state_changed"]:
+            self.hooks.strategy_state_changed(strategy.name, state)
+
+    def notify(self, kind: str, message: str, severity: Severity, data: dict[str, Any]) -> None:
+        """Build a notifier event only when someone listens, journal it, and send it."""
+        if not self._observed["tradekit_notify"] and self.journal is None:
+            return
+        event = NotifierEvent(
+            kind=kind,
+            message=message,
+            severity=severity,
+            data=data,
+            run_id=self.run.run_id,
+            timestamp=self.now or datetime.now().astimezone(),
+        )
+        if self.journal is not None and kind not in (
+            EventKind.ORDER_FILLED,
+            EventKind.ORDER_PLACED,
+            EventKind.ORDER_CANCELLED,
+        ):
+            # Order events are journaled as orders and fills already.
+            self.journal.record_event(self.run.run_id, event)
+        if self._observed["tradekit_notify"]:
+            self.hooks.notify(event)
+
+    def symbols_with_orders(self) -> Sequence[str]:
+        """Symbols that have a resting order of this run."""
+        return sorted({o.symbol for o in self.orders.values() if o.status.is_open})

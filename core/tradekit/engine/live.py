@@ -1,0 +1,164 @@
+"""The dry-run and live loop: the engine driven by an exchange's bars as they close.
+
+The exchange plugin supplies the bars (polling :meth:`~tradekit.plugin.Exchange.fetch_bars`).
+In a dry run the orders fill on the simulated venue, one new bar at a time; live,
+they go to the exchange and its events come back through ``poll_events``. Every
+step is the one the backtest takes: the venue sees the bar, then the strategy
+decides on its close.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tradekit.domain.bars import BarSeries, ns_to_datetime
+from tradekit.engine.context import EngineContext
+
+if TYPE_CHECKING:
+    from tradekit.engine.core import Engine
+    from tradekit.plugin import Exchange, Strategy
+    from tradekit.sim import SimulatedVenue
+
+
+class GrowingSeries:
+    """Bars of one symbol that grow at the end, with amortised O(1) appends."""
+
+    _COLUMNS = ("open", "high", "low", "close", "volume")
+
+    def __init__(self, first: BarSeries) -> None:
+        self.symbol = first.symbol
+        self.timeframe = first.timeframe
+        self.source = first.source
+        capacity = max(1024, 2 * len(first))
+        self._ts = np.empty(capacity, dtype=np.int64)
+        self._cols = {name: np.empty(capacity) for name in self._COLUMNS}
+        self._n = 0
+        self.extend(first)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def last_timestamp(self) -> int | None:
+        """Open time of the newest bar, or None when empty."""
+        return int(self._ts[self._n - 1]) if self._n else None
+
+    def extend(self, bars: BarSeries) -> int:
+        """Append the bars newer than the last one held; returns how many were new."""
+        last = self.last_timestamp
+        newer = bars.timestamps > (last if last is not None else np.iinfo(np.int64).min)
+        count = int(newer.sum())
+        if not count:
+            return 0
+        need = self._n + count
+        if need > len(self._ts):
+            capacity = max(need, 2 * len(self._ts))
+            self._ts = np.resize(self._ts, capacity)
+            self._cols = {name: np.resize(column, capacity) for name, column in self._cols.items()}
+        self._ts[self._n : need] = bars.timestamps[newer]
+        for name in self._COLUMNS:
+            self._cols[name][self._n : need] = getattr(bars, name)[newer]
+        self._n = need
+        return count
+
+    def view(self) -> BarSeries:
+        """The bars held, as views."""
+        n = self._n
+        return BarSeries(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            timestamps=self._ts[:n],
+            open=self._cols["open"][:n],
+            high=self._cols["high"][:n],
+            low=self._cols["low"][:n],
+            close=self._cols["close"][:n],
+            volume=self._cols["volume"][:n],
+            source=self.source,
+        )
+
+
+@dataclass
+class LiveStatus:
+    """What the loop reports after each bar, for the terminal display."""
+
+    bars: int
+    index: int
+    close: float
+    symbol: str
+
+
+def run_live(
+    engine: Engine,
+    exchange: Exchange,
+    strategy: Strategy,
+    symbols: tuple[str, ...],
+    timeframe: str,
+    *,
+    venue: SimulatedVenue | None,
+    poll_interval: float,
+    max_bars: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_bar: Callable[[LiveStatus], None] | None = None,
+) -> str:
+    """Run until ``max_bars`` new bars, ``should_stop()``, or a simulated market's end; returns why it stopped."""
+    history_needed = max(strategy.warmup, 1) + 1
+    series = {s: GrowingSeries(exchange.fetch_bars(s, timeframe, limit=history_needed)) for s in symbols}
+    context = EngineContext(engine, strategy, {s: g.view() for s, g in series.items()})
+    engine.contexts[id(strategy)] = context
+    first = symbols[0]
+    if len(series[first]):
+        engine.now = ns_to_datetime(series[first].last_timestamp or 0)
+        for s in symbols:
+            if len(series[s]):
+                engine.set_close(s, float(series[s].view().close[-1]))
+    strategy.on_start(context)
+    seen = 0
+    simulated = exchange.capabilities.simulated
+    while True:
+        if should_stop():
+            return "stopped by the user"
+        if max_bars is not None and seen >= max_bars:
+            return f"reached --max-bars {max_bars}"
+        fresh = {s: exchange.fetch_bars(s, timeframe, limit=history_needed) for s in symbols}
+        new_counts = {s: series[s].extend(bars) for s, bars in fresh.items()}
+        if not new_counts[first]:
+            engine.drain()  # live events arrive between bars too
+            if simulated:
+                return "the simulated market ended"
+            time.sleep(poll_interval)
+            continue
+        views = {s: g.view() for s, g in series.items()}
+        context.set_history(views)
+        # Walk each new bar in order, exactly as a backtest would.
+        total = len(views[first])
+        for index in range(total - new_counts[first], total):
+            now = ns_to_datetime(int(views[first].timestamps[index]))
+            engine.now = now
+            engine.index = index
+            context.index = index
+            for s in symbols:
+                bars = views[s]
+                engine.set_close(s, float(bars.close[index]))
+                if venue is not None and venue.has_resting(s):
+                    venue.process_bar(
+                        s,
+                        now,
+                        float(bars.open[index]),
+                        float(bars.high[index]),
+                        float(bars.low[index]),
+                        float(bars.close[index]),
+                        float(bars.volume[index]),
+                    )
+            engine.drain()
+            if index + 1 >= strategy.warmup:
+                strategy.on_bar(context)
+            seen += 1
+            if on_bar is not None:
+                on_bar(LiveStatus(bars=seen, index=index, close=float(views[first].close[index]), symbol=first))
+            if max_bars is not None and seen >= max_bars:
+                break

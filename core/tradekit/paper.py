@@ -1,0 +1,227 @@
+"""``paper``: the built-in simulated exchange, registered by entry point like any plugin.
+
+It needs no network and no keys. Market data is the embedded, seeded market
+simulator (:func:`tradekit.data.simulate_bars`), or the bars of a data file a
+backtest gives it; orders fill on the kernel's simulated venue
+(:mod:`tradekit.sim`) with this plugin's fees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from time import monotonic
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field
+
+from tradekit.domain.instruments import Instrument, InstrumentKind
+from tradekit.domain.orders import OrderType, TriggerDirection
+from tradekit.plugin import Capabilities, Exchange, PluginSettings
+
+if TYPE_CHECKING:
+    from tradekit.domain.bars import BarSeries
+    from tradekit.domain.orders import Fill, Order, OrderUpdate
+    from tradekit.domain.portfolio import Balance, Position
+    from tradekit.sim import SimulatedVenue
+
+
+class PaperSettings(PluginSettings):
+    """Settings of the ``paper`` exchange."""
+
+    symbol: str = Field(default="SIM/USDT", description="Symbol of the simulated market.")
+    seed: int = Field(default=7, description="Seed of the simulated market: the same seed, the same prices.")
+    bars: int = Field(default=20_000, ge=100, le=50_000_000, description="Length of the simulated market.")
+    timeframe: str = Field(default="1m", description="Bar size of the simulated market.")
+    start_price: float = Field(default=30_000.0, gt=0, description="First price of the simulated market.")
+    tick_size: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Price step; unset: 0.01 for the simulator, the data's precision for files.",
+    )
+    lot_size: Decimal = Field(default=Decimal("0.00001"), gt=0, description="Quantity step.")
+    min_notional: Decimal = Field(default=Decimal(0), ge=0, description="Smallest order value accepted.")
+    maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1, description="Maker fee (0.001 = 0.1%).")
+    taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1, description="Taker fee (0.001 = 0.1%).")
+    cash: Decimal = Field(default=Decimal(100_000), gt=0, description="Starting quote cash of the paper account.")
+    pace: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds of wall time per simulated bar in `tradekit run` (0: as fast as possible).",
+    )
+    history: int = Field(default=500, ge=0, description="Bars already in the past when a `run` starts.")
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``BTC/USDT`` -> (BTC, USDT); ``ETH/USDC:USDC`` -> (ETH, USDC); ``GOOG`` -> (GOOG, USD)."""
+    if "/" not in symbol:
+        return symbol, "USD"
+    base, rest = symbol.split("/", 1)
+    return base, rest.split(":", 1)[0]
+
+
+def price_step_of(series: BarSeries, max_decimals: int = 8) -> Decimal:
+    """The coarsest power-of-ten step on which every price of ``series`` lies."""
+    sample = np.concatenate([series.open[:50_000], series.close[:50_000]])
+    for decimals in range(0, max_decimals + 1):
+        scaled = sample * 10**decimals
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+            return Decimal(1).scaleb(-decimals)
+    return Decimal(1).scaleb(-max_decimals)
+
+
+class PaperExchange(Exchange):
+    """A simulated venue with a built-in market: for backtests, offline runs and tests."""
+
+    Settings = PaperSettings
+    settings: PaperSettings
+    capabilities = Capabilities(
+        order_types=frozenset(OrderType),
+        trigger_directions=frozenset(TriggerDirection),
+        post_only=True,
+        reduce_only=True,
+        positions=True,
+        simulated=True,
+        timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
+    )
+
+    def __init__(self, settings: PaperSettings | None = None, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name or "paper")
+        self._data: dict[str, BarSeries] = {}
+        self._venue: SimulatedVenue | None = None
+        self._started = monotonic()
+        self._polls = 0
+
+    # -- market data -------------------------------------------------------------
+
+    def use_data(self, data: dict[str, BarSeries]) -> None:
+        """Trade on these bars (a backtest's files) instead of the simulated market."""
+        self._data = dict(data)
+
+    def market(self, symbol: str | None = None) -> BarSeries:
+        """The whole simulated market (or the attached data) of ``symbol``."""
+        symbol = symbol or self.settings.symbol
+        if symbol not in self._data:
+            from tradekit.data import simulate_bars
+
+            self._data[symbol] = simulate_bars(
+                seed=self.settings.seed,
+                bars=self.settings.bars,
+                timeframe=self.settings.timeframe,
+                start_price=self.settings.start_price,
+                symbol=symbol,
+            )
+        return self._data[symbol]
+
+    def default_symbols(self) -> tuple[str, ...]:
+        """The symbols this exchange trades when the user names none."""
+        return tuple(self._data) or (self.settings.symbol,)
+
+    def fetch_bars(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
+    ) -> BarSeries:
+        """Closed bars so far on the paper clock: ``history`` bars, then one more per call (or per ``pace``)."""
+        market = self.market(symbol)
+        if self.settings.pace > 0:
+            revealed = self.settings.history + int((monotonic() - self._started) / self.settings.pace)
+        else:
+            self._polls += 1
+            revealed = self.settings.history + self._polls
+        end = min(revealed, len(market))
+        start = 0
+        if since is not None:
+            start = int(np.searchsorted(market.timestamps, int(since.timestamp() * 1e9), side="left"))
+        if limit is not None:
+            start = max(start, end - limit)
+        return market.slice(min(start, end), end)
+
+    def fetch_history(self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> BarSeries:
+        """The whole simulated market (or attached data) in ``[start, end)``: a backtest sees all of it."""
+        market = self.market(symbol)
+        lo = 0 if start is None else int(np.searchsorted(market.timestamps, int(start.timestamp() * 1e9)))
+        hi = len(market) if end is None else int(np.searchsorted(market.timestamps, int(end.timestamp() * 1e9)))
+        return market.slice(lo, hi)
+
+    def exhausted(self, symbol: str) -> bool:
+        """Whether every bar of the simulated market has been revealed."""
+        if self.settings.pace > 0:
+            revealed = self.settings.history + int((monotonic() - self._started) / self.settings.pace)
+        else:
+            revealed = self.settings.history + self._polls
+        return revealed >= len(self.market(symbol))
+
+    # -- instruments and fees ---------------------------------------------------------
+
+    def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
+        """Spot instruments with the configured lot and a tick from settings or the data."""
+        result = {}
+        for symbol in symbols:
+            base, quote = split_symbol(symbol)
+            tick = self.settings.tick_size
+            if tick is None:
+                tick = price_step_of(self._data[symbol]) if symbol in self._data else Decimal("0.01")
+            result[symbol] = Instrument(
+                symbol=symbol,
+                base=base,
+                quote=quote,
+                kind=InstrumentKind.SPOT,
+                tick_size=tick,
+                lot_size=self.settings.lot_size,
+                min_notional=self.settings.min_notional,
+            )
+        return result
+
+    def fees(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(maker, taker) fee rates."""
+        return self.settings.maker_fee, self.settings.taker_fee
+
+    # -- orders: paper is a complete exchange, backed by a simulated venue -------------
+
+    def venue(self) -> SimulatedVenue:
+        """The simulated venue behind this exchange's own order methods."""
+        if self._venue is None:
+            from tradekit.sim import FeeSchedule, SimulatedVenue
+
+            symbols = self.default_symbols()
+            instruments = self.instruments(symbols)
+            quote = next(iter(instruments.values())).quote
+            self._venue = SimulatedVenue(
+                instruments,
+                {quote: self.settings.cash},
+                FeeSchedule(maker=self.settings.maker_fee, taker=self.settings.taker_fee),
+                name=self.name,
+            )
+        return self._venue
+
+    def submit_order(self, order: Order) -> None:
+        """Send to the simulated venue at the last revealed close."""
+        market = self.fetch_bars(order.symbol, self.settings.timeframe, limit=1)
+        self._polls -= 1 if self.settings.pace == 0 else 0  # looking is not a tick of the clock
+        price = self.venue().ledger.instruments[order.symbol].round_price(Decimal(repr(float(market.close[-1]))))
+        self.venue().submit(order, datetime.now(UTC), price)
+
+    def cancel_order(self, order: Order) -> None:
+        """Cancel on the simulated venue."""
+        self.venue().cancel(order.client_order_id, datetime.now(UTC))
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
+        """The simulated venue's view of one order."""
+        return self.venue().fetch_order(client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Resting orders on the simulated venue."""
+        return self.venue().open_orders(symbol)
+
+    def balances(self) -> dict[str, Balance]:
+        """The paper account's cash."""
+        return self.venue().balances()
+
+    def positions(self) -> dict[str, Position]:
+        """The paper account's positions."""
+        return self.venue().positions()
+
+    def poll_events(self) -> list[OrderUpdate | Fill]:
+        """What the simulated venue did since the last call."""
+        return self.venue().poll_events()

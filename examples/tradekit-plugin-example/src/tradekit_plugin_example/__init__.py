@@ -1,0 +1,1 @@
+"""An example third-party tradekit plugin distribution: one strategy and one notifier."""
