@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from tradekit.domain.orders import OrderIntent, Side
-from tradekit.indicators import crossings, sma
+from tradekit.indicators import exact_sma_crossings
 from tradekit.plugin import PluginSettings, Strategy, StrategyContext
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class SmaCross(Strategy):
     strictly above the slow SMA while flat; exits the whole position (a
     reduce-only market sell) when the fast SMA crosses strictly below the slow
     one. A bar where the two are equal is not a cross; the cross happens on
-    the bar that leaves equality in the other direction.
+    the bar that leaves equality in the other direction. The averages are
+    compared exactly, on integer sums of prices in units of their tick.
     """
 
     Settings = SmaCrossSettings
@@ -59,7 +60,8 @@ class SmaCross(Strategy):
         return self.settings.slow + 1
 
     def _signals(self, close: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        return crossings(sma(close, self.settings.fast), sma(close, self.settings.slow))
+        # Exact integer averages: a bar where the two are equal is never a cross.
+        return exact_sma_crossings(close, self.settings.fast, self.settings.slow)
 
     def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
         """Only the bars where the averages cross can change anything."""

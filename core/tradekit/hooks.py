@@ -50,6 +50,18 @@ class HookFacade:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         pm.check_pending()
+        for name in dir(pm.hook):
+            if not name.startswith("tradekit_"):
+                continue
+            for impl in getattr(pm.hook, name).get_hookimpls():
+                if impl.hookwrapper or impl.wrapper:
+                    # The facade calls each implementation itself (to collect and
+                    # to fail closed or open), so a wrapper would not wrap anything.
+                    raise pluggy.PluginValidationError(
+                        impl.plugin,
+                        f"{_plugin_label(pm, impl)}: {name} is declared as a wrapper; tradekit hooks take "
+                        "plain implementations only",
+                    )
 
     # -- helpers -------------------------------------------------------------
 

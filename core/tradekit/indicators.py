@@ -50,3 +50,59 @@ def crossings(fast: FloatArray, slow: FloatArray) -> tuple[NDArray[np.bool_], ND
         up[1:] = now_above & before_not_above
         down[1:] = now_below & before_not_below
     return up, down
+
+
+def price_scale(values: FloatArray, max_decimals: int = 8) -> int:
+    """The smallest ``10**d`` (``d <= max_decimals``) that turns every value into a whole number.
+
+    Prices from a venue are whole numbers of a tick; this finds that grid from
+    the data itself, so sums over it can be done exactly in integers.
+    """
+    sample = values[np.isfinite(values)]
+    for decimals in range(max_decimals + 1):
+        scaled = sample * 10**decimals
+        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return int(10**decimals)
+    return int(10**max_decimals)
+
+
+def moving_sums(values: FloatArray, length: int, scale: int) -> NDArray[np.int64]:
+    """Exact rolling sums of ``length`` values, in integer units of ``1/scale``; 0 before the window fills.
+
+    Integer sums are exact, so two windows holding the same prices have the
+    same sum to the last unit, and comparing averages never depends on the
+    order of float additions.
+    """
+    units = np.rint(values * scale).astype(np.int64)
+    cumulative = np.concatenate(([0], np.cumsum(units)))
+    out = np.zeros(len(values), dtype=np.int64)
+    if len(values) >= length:
+        out[length - 1 :] = cumulative[length:] - cumulative[:-length]
+    return out
+
+
+def exact_sma_crossings(
+    close: FloatArray, fast: int, slow: int, scale: int | None = None
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Where SMA(``fast``) crosses strictly above / below SMA(``slow``), decided exactly.
+
+    ``mean_f > mean_s`` is tested as ``sum_f * slow > sum_s * fast`` on integer
+    sums (see :func:`moving_sums`), so a bar where the two averages are equal
+    is recognised as equal, never as a float rounding's accident. A cross up
+    at ``i`` needs ``mean_f > mean_s`` at ``i`` and ``mean_f <= mean_s`` at
+    ``i - 1``, both averages defined at ``i - 1``; a cross down mirrors it.
+    """
+    n = len(close)
+    up = np.zeros(n, dtype=bool)
+    down = np.zeros(n, dtype=bool)
+    if n < slow + 1:
+        return up, down
+    scale = scale if scale is not None else price_scale(close)
+    left = moving_sums(close, fast, scale) * slow
+    right = moving_sums(close, slow, scale) * fast
+    above = left > right
+    below = left < right
+    defined = np.arange(n) >= slow - 1
+    up[1:] = defined[:-1] & above[1:] & ~above[:-1]
+    down[1:] = defined[:-1] & below[1:] & ~below[:-1]
+    return up, down

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import OrderType, TriggerDirection
+from tradekit.indicators import price_scale
 from tradekit.plugin import Capabilities, Exchange, PluginSettings
 
 if TYPE_CHECKING:
@@ -62,14 +63,10 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return base, rest.split(":", 1)[0]
 
 
-def price_step_of(series: BarSeries, max_decimals: int = 8) -> Decimal:
+def price_step_of(series: BarSeries) -> Decimal:
     """The coarsest power-of-ten step on which every price of ``series`` lies."""
     sample = np.concatenate([series.open[:50_000], series.close[:50_000]])
-    for decimals in range(0, max_decimals + 1):
-        scaled = sample * 10**decimals
-        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
-            return Decimal(1).scaleb(-decimals)
-    return Decimal(1).scaleb(-max_decimals)
+    return Decimal(1) / Decimal(price_scale(sample))
 
 
 class PaperExchange(Exchange):

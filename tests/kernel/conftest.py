@@ -197,7 +197,7 @@ class CliRun:
         env.update(
             PYTHONPATH=str(self.site),
             XDG_CACHE_HOME=str(self.cache),  # stevedore's on-disk entry-point cache
-            COLUMNS="250",  # rich wraps tables to the terminal width; keep messages on one line
+            COLUMNS="250",  # where rich follows the terminal width (stderr), keep messages on one line
             PYTHONDONTWRITEBYTECODE="1",
         )
         env.update(extra or {})
