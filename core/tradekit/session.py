@@ -212,11 +212,16 @@ def run_backtest(
     *,
     origin: str,
     data_paths: list[Path] | None = None,
+    data: dict[str, BarSeries] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
 ) -> BacktestResult:
-    """Load plugins and data, run the backtest, journal it, and compute its report."""
+    """Load plugins and data, run the backtest, journal it, and compute its report.
+
+    Bars come from ``data`` (already loaded, e.g. from a notebook), else from
+    ``data_paths``, else from the exchange's history (paper: its simulated market).
+    """
     from tradekit.engine.backtest import run_backtest as loop
     from tradekit.engine.brokers import SimulatedBroker
     from tradekit.engine.core import Engine
@@ -224,7 +229,8 @@ def run_backtest(
     from tradekit.report import compute_stats, trades_from_fills
 
     plugins = load_plugins(settings, registry, origin=origin)
-    data = load_backtest_data(settings, plugins.exchange, data_paths or [], start=start, end=end)
+    if data is None:
+        data = load_backtest_data(settings, plugins.exchange, data_paths or [], start=start, end=end)
     plugins.exchange.use_data(data)
     instruments = plugins.exchange.instruments(tuple(data))
     quote = quote_of(instruments)

@@ -54,8 +54,11 @@ class SimulatedBroker:
         self.name = venue.name
 
     def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
-        """Hand a copy to the venue: the engine's order changes only through events."""
-        self.venue.submit(order.model_copy(deep=True), now, market_price)
+        """Hand a copy to the venue: the engine's order changes only through events.
+
+        A shallow copy is enough: every field of an order is an immutable value.
+        """
+        self.venue.submit(order.model_copy(), now, market_price)
 
     def cancel(self, order: Order, now: datetime) -> None:
         """Cancel on the venue; an order that already finished there is not an error."""
@@ -93,7 +96,7 @@ class ExchangeBroker:
         attempts = 0
         while True:
             try:
-                self.exchange.submit_order(order.model_copy(deep=True))
+                self.exchange.submit_order(order.model_copy())
                 return
             except ExchangeError as error:
                 if not error.retryable or attempts >= self.resend_attempts:

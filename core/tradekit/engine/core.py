@@ -88,6 +88,9 @@ class Engine:
         self.ledger = Ledger(cash={quote_currency: cash}, instruments=dict(instruments))
         self.ids = ids or ClientOrderIds(run.run_id)
         self.orders: dict[str, Order] = {}
+        # Orders not yet in a final state, so per-order questions (open orders,
+        # free cash) do not scan the run's whole history.
+        self._unfinished: dict[str, Order] = {}
         self.owners: dict[str, Strategy] = {}
         self.contexts: dict[int, Any] = {}
         self.fill_log: list[FillRecord] = []
@@ -166,6 +169,7 @@ class Engine:
             intent = intent.model_copy(update={"quantity": resized})
         order = Order.from_intent(intent, client_order_id, created_at=self.now)
         self.orders[client_order_id] = order
+        self._unfinished[client_order_id] = order
         self.owners[client_order_id] = strategy
         self.stats.orders += 1
         if self.journal is not None:
@@ -273,6 +277,8 @@ class Engine:
         self._after_update(order, previous)
 
     def _after_update(self, order: Order, previous: OrderStatus) -> None:
+        if order.status.is_terminal:
+            self._unfinished.pop(order.client_order_id, None)
         if self.journal is not None:
             self.journal.record_order(self.run.run_id, order)
         if self._observed["tradekit_order_updated"]:
@@ -330,12 +336,12 @@ class Engine:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """This run's orders that may still fill."""
-        return [o for o in self.orders.values() if o.status.is_open and (symbol is None or o.symbol == symbol)]
+        return [o for o in self._unfinished.values() if o.status.is_open and (symbol is None or o.symbol == symbol)]
 
     def free_cash(self) -> Decimal:
         """Quote cash not held back by this run's resting buy orders."""
         locked = Decimal(0)
-        for order in self.orders.values():
+        for order in self._unfinished.values():
             if order.status.is_open and order.side.value == "buy":
                 price = order.price or order.trigger_price or self.price(order.symbol)
                 locked += price * order.remaining_quantity
@@ -378,4 +384,4 @@ class Engine:
 
     def symbols_with_orders(self) -> Sequence[str]:
         """Symbols that have a resting order of this run."""
-        return sorted({o.symbol for o in self.orders.values() if o.status.is_open})
+        return sorted({o.symbol for o in self._unfinished.values() if o.status.is_open})
