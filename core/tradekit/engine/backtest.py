@@ -1,7 +1,8 @@
 """The backtest loop: the engine driven by historical bars on the simulated venue.
 
 Per visited bar ``i``, for every symbol: the venue walks the bar's price path
-(open, then the extreme nearer... see :mod:`tradekit.sim`) and fills or
+(open -> low -> high -> close when the bar closes up or flat, open -> high ->
+low -> close when it closes down; see :mod:`tradekit.sim.pricing`) and fills or
 triggers resting orders; then the strategy decides on the bar's close. A market
 order it sends fills at that close, or at the next bar's open, as the
 ``fill_at`` setting says.
