@@ -116,5 +116,13 @@ class InvalidOrder(OrderRejected):
     """The order breaks a venue rule: tick, lot, minimum notional, post-only..."""
 
 
+class OrderStateUnknown(ExchangeError):
+    """A submission failed and the order could not be looked up either: it may or may not rest.
+
+    The engine keeps such an order as sent (NEW) and reconciles it from the
+    venue's later reports; it is never resent blindly nor reported as refused.
+    """
+
+
 class OrderNotFound(ExchangeError):
     """The venue does not know the order asked for."""

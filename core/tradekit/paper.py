@@ -35,7 +35,6 @@ class PaperSettings(PluginSettings):
     symbol: str = Field(default="SIM/USDT", description="Symbol of the simulated market.")
     seed: int = Field(default=7, description="Seed of the simulated market: the same seed, the same prices.")
     bars: int = Field(default=20_000, ge=100, le=50_000_000, description="Length of the simulated market.")
-    timeframe: str = Field(default="1m", description="Bar size of the simulated market.")
     start_price: float = Field(default=30_000.0, gt=0, description="First price of the simulated market.")
     tick_size: Decimal | None = Field(
         default=None,
@@ -87,6 +86,8 @@ class PaperExchange(Exchange):
     def __init__(self, settings: PaperSettings | None = None, *, name: str | None = None) -> None:
         super().__init__(settings, name=name or "paper")
         self._data: dict[str, BarSeries] = {}
+        self._simulated: dict[tuple[str, str], BarSeries] = {}
+        self._timeframe = "1m"
         self._venue: SimulatedVenue | None = None
         self._started = monotonic()
         self._polls = 0
@@ -97,20 +98,24 @@ class PaperExchange(Exchange):
         """Trade on these bars (a backtest's files) instead of the simulated market."""
         self._data = dict(data)
 
-    def market(self, symbol: str | None = None) -> BarSeries:
-        """The whole simulated market (or the attached data) of ``symbol``."""
+    def market(self, symbol: str | None = None, timeframe: str | None = None) -> BarSeries:
+        """The whole market of ``symbol``: the attached data, or the simulated market in ``timeframe``."""
         symbol = symbol or self.settings.symbol
-        if symbol not in self._data:
+        if symbol in self._data:
+            return self._data[symbol]
+        timeframe = timeframe or self._timeframe
+        key = (symbol, timeframe)
+        if key not in self._simulated:
             from tradekit.data import simulate_bars
 
-            self._data[symbol] = simulate_bars(
+            self._simulated[key] = simulate_bars(
                 seed=self.settings.seed,
                 bars=self.settings.bars,
-                timeframe=self.settings.timeframe,
+                timeframe=timeframe,
                 start_price=self.settings.start_price,
                 symbol=symbol,
             )
-        return self._data[symbol]
+        return self._simulated[key]
 
     def default_symbols(self) -> tuple[str, ...]:
         """The symbols this exchange trades when the user names none."""
@@ -120,7 +125,8 @@ class PaperExchange(Exchange):
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
     ) -> BarSeries:
         """Closed bars so far on the paper clock: ``history`` bars, then one more per call (or per ``pace``)."""
-        market = self.market(symbol)
+        self._timeframe = timeframe
+        market = self.market(symbol, timeframe)
         if self.settings.pace > 0:
             revealed = self.settings.history + int((monotonic() - self._started) / self.settings.pace)
         else:
@@ -136,18 +142,11 @@ class PaperExchange(Exchange):
 
     def fetch_history(self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> BarSeries:
         """The whole simulated market (or attached data) in ``[start, end)``: a backtest sees all of it."""
-        market = self.market(symbol)
+        self._timeframe = timeframe
+        market = self.market(symbol, timeframe)
         lo = 0 if start is None else int(np.searchsorted(market.timestamps, int(start.timestamp() * 1e9)))
         hi = len(market) if end is None else int(np.searchsorted(market.timestamps, int(end.timestamp() * 1e9)))
         return market.slice(lo, hi)
-
-    def exhausted(self, symbol: str) -> bool:
-        """Whether every bar of the simulated market has been revealed."""
-        if self.settings.pace > 0:
-            revealed = self.settings.history + int((monotonic() - self._started) / self.settings.pace)
-        else:
-            revealed = self.settings.history + self._polls
-        return revealed >= len(self.market(symbol))
 
     # -- instruments and fees ---------------------------------------------------------
 
@@ -194,7 +193,7 @@ class PaperExchange(Exchange):
 
     def submit_order(self, order: Order) -> None:
         """Send to the simulated venue at the last revealed close."""
-        market = self.fetch_bars(order.symbol, self.settings.timeframe, limit=1)
+        market = self.fetch_bars(order.symbol, self._timeframe, limit=1)
         self._polls -= 1 if self.settings.pace == 0 else 0  # looking is not a tick of the clock
         price = self.venue().ledger.instruments[order.symbol].round_price(Decimal(repr(float(market.close[-1]))))
         self.venue().submit(order, datetime.now(UTC), price)

@@ -25,6 +25,8 @@ from tradekit.secrets import register_model_secrets
 from tradekit.settings import FillTiming, Settings, validate_plugin_settings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from tradekit.domain.bars import BarSeries
     from tradekit.domain.instruments import Instrument
     from tradekit.engine.backtest import BacktestOutcome
@@ -56,11 +58,27 @@ class RunPlugins:
 def create_plugin(registry: Registry, kind: str, name: str, tables: dict[str, dict[str, Any]], origin: str) -> Plugin:
     """Load plugin ``name`` of ``kind`` and create it with its validated settings table."""
     plugin_class = registry.load_class(kind, name)
-    settings = validate_plugin_settings(
-        plugin_class.Settings, tables.get(name, {}), kind=kind, name=name, origin=origin
-    )
+    try:
+        settings = validate_plugin_settings(
+            plugin_class.Settings, tables.get(name, {}), kind=kind, name=name, origin=origin
+        )
+    except ConfigError as error:
+        raise ConfigError(error.message, hint=_settings_hint(plugin_class.Settings, kind, name)) from None
     register_model_secrets(settings)
     return plugin_class(settings, name=name)  # type: ignore[arg-type]
+
+
+def _settings_hint(model: type[BaseModel], kind: str, name: str) -> str:
+    """The settings a plugin takes, with their defaults, for a message about a refused one."""
+    described = [
+        f"{key} (required)"
+        if field.is_required()
+        else f"{key} (default {field.get_default(call_default_factory=True)})"
+        for key, field in model.model_fields.items()
+    ]
+    if not described:
+        return f"{kind} {name} takes no settings"
+    return f"{kind} {name} takes: {', '.join(described)}"
 
 
 def load_plugins(settings: Settings, registry: Registry, *, origin: str) -> RunPlugins:
@@ -162,8 +180,13 @@ def load_backtest_data(
     end: datetime | None,
 ) -> dict[str, BarSeries]:
     """Bars for a backtest: the data files given, or the exchange's history (paper: its simulated market)."""
-    from tradekit.data import load_bars
+    from tradekit.data import load_bars, timeframe_to_ns
 
+    # A timeframe the user set (option, environment or config) must match the bars; the default 1m
+    # must not refuse an hourly file given without --timeframe.
+    asked = settings.timeframe if "timeframe" in settings.model_fields_set else None
+    if asked is not None:
+        timeframe_to_ns(asked)  # an unknown timeframe is a ConfigError naming the valid ones
     data: dict[str, BarSeries] = {}
     if data_paths:
         if settings.symbols and len(settings.symbols) != len(data_paths):
@@ -176,20 +199,31 @@ def load_backtest_data(
             series = load_bars(path, symbol=symbol)
             if series.symbol in data:
                 raise ConfigError(f"two data files for symbol {series.symbol}; name each with --symbol")
+            _check_timeframe(series, asked, f"data file {path}")
             data[series.symbol] = _between(series, start, end, path)
     else:
         symbols = settings.symbols or exchange.default_symbols()
         if not symbols:
             raise ConfigError(f"exchange {exchange.name} has no default symbol: pass --symbol or --data")
         for symbol in symbols:
-            data[symbol] = _between(
-                exchange.fetch_history(symbol, settings.timeframe, start, end), start, end, exchange.name
-            )
+            series = exchange.fetch_history(symbol, settings.timeframe, start, end)
+            _check_timeframe(series, asked, f"exchange {exchange.name}")
+            data[symbol] = _between(series, start, end, exchange.name)
     if len(data) > 1:
         from tradekit.engine.backtest import align
 
         data = align(data)
     return data
+
+
+def _check_timeframe(series: BarSeries, asked: str | None, source: str) -> None:
+    """Refuse bars of another timeframe than the one the user set: nothing is resampled."""
+    if asked is not None and series.timeframe != asked:
+        raise ConfigError(
+            f"{source} has {series.timeframe} bars of {series.symbol}, but the timeframe {asked} was asked "
+            "(--timeframe, TRADEKIT_TIMEFRAME or `timeframe` in the config); bars are not resampled: "
+            f"give {asked} bars, or leave the timeframe unset to use the data's own"
+        )
 
 
 def _between(series: BarSeries, start: datetime | None, end: datetime | None, source: object) -> BarSeries:
@@ -231,6 +265,10 @@ def run_backtest(
     plugins = load_plugins(settings, registry, origin=origin)
     if data is None:
         data = load_backtest_data(settings, plugins.exchange, data_paths or [], start=start, end=end)
+    elif len(data) > 1:
+        from tradekit.engine.backtest import align
+
+        data = align(data)
     plugins.exchange.use_data(data)
     instruments = plugins.exchange.instruments(tuple(data))
     quote = quote_of(instruments)

@@ -56,7 +56,7 @@ def check_aligned(data: dict[str, BarSeries]) -> None:
         if len(other) != len(first) or not np.array_equal(other.timestamps, first.timestamps):
             raise ValueError(
                 f"{other.symbol} and {first.symbol} do not have the same bar times; "
-                "align them first (tradekit.engine.align)"
+                "align them first (tradekit.engine.backtest.align)"
             )
 
 
@@ -111,13 +111,16 @@ def run_backtest(
     wake_indices = np.flatnonzero(wake_mask[start:]) + start if wake_mask is not None else None
     columns = [(symbol, s.timestamps, s.open, s.high, s.low, s.close, s.volume) for symbol, s in data.items()]
 
-    # Before the first decision the strategy has placed nothing: jump to it.
+    # Before the first decision only on_start can have placed orders: jump to that decision, or to
+    # the first bar on which one of those orders may wake.
     if n:
         engine.now = first.datetime_at(0)
         for symbol, s in data.items():
             engine.set_close(symbol, float(s.close[0]))
         strategy.on_start(context)
     i = start if (wake_indices is not None or n == 0) else 0
+    if wake_indices is not None and any(venue.has_resting(symbol) for symbol in symbols):
+        i = min(i, _next_index(0, n, wake_indices, venue, columns))
     visited = 0
     last_reported = 0
     while i < n:
@@ -128,7 +131,8 @@ def run_backtest(
         context.index = i
         for symbol, _ts, o, h, lo, c, v in columns:
             engine.set_close(symbol, float(c[i]))
-            if venue.has_resting(symbol):
+            # Orders placed by on_start were placed on bar 0's close: they meet only the bars after it.
+            if i and venue.has_resting(symbol):
                 venue.process_bar(symbol, now, float(o[i]), float(h[i]), float(lo[i]), float(c[i]), float(v[i]))
         engine.drain()
         if i >= start:

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from tradekit.errors import ExchangeError, OrderNotFound
+from tradekit.errors import ExchangeError, OrderNotFound, OrderStateUnknown
 
 if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order, OrderUpdate
@@ -99,11 +99,22 @@ class ExchangeBroker:
                 self.exchange.submit_order(order.model_copy())
                 return
             except ExchangeError as error:
-                if not error.retryable or attempts >= self.resend_attempts:
+                if not error.retryable:
+                    raise
+                # Looked up after every failure, the last one too: an order the
+                # venue took must never be reported as refused.
+                try:
+                    known = self.exchange.fetch_order(order.client_order_id, order.symbol)
+                except ExchangeError as lookup_error:
+                    raise OrderStateUnknown(
+                        f"order {order.client_order_id}: sending failed ({error}) and looking it up failed "
+                        f"too ({lookup_error}); it is kept as sent and reconciled from the venue's reports"
+                    ) from lookup_error
+                if known is not None:
+                    return  # the venue has it: the reply was lost, not the order
+                if attempts >= self.resend_attempts:
                     raise
                 attempts += 1
-                if self.exchange.fetch_order(order.client_order_id, order.symbol) is not None:
-                    return  # the venue has it: the reply was lost, not the order
 
     def cancel(self, order: Order, now: datetime) -> None:
         """Cancel on the exchange; an order it no longer knows is not an error."""

@@ -23,7 +23,7 @@ from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderU
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
 from tradekit.engine.ids import ClientOrderIds
-from tradekit.errors import ExchangeError, InvalidTransitionError
+from tradekit.errors import ExchangeError, InvalidTransitionError, OrderStateUnknown
 from tradekit.hooks import HookFacade, combine_verdicts
 from tradekit.money import to_decimal
 
@@ -178,6 +178,11 @@ class Engine:
             self.hooks.order_submitted(order)
         try:
             self.broker.submit(order, self.now, market_price)
+        except OrderStateUnknown as error:
+            self.stats.errors += 1
+            self.hooks.exchange_error(self.broker.name, "submit_order", error)
+            self.notify(EventKind.ERROR, str(error), Severity.ERROR, {"client_order_id": client_order_id})
+            return client_order_id
         except ExchangeError as error:
             self.stats.errors += 1
             self.hooks.exchange_error(self.broker.name, "submit_order", error)

@@ -1,0 +1,325 @@
+"""The backtest loop: when fills happen, what a strategy may see, which bars it visits, and the equity curve."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from tradekit.domain.bars import BarSeries
+from tradekit.domain.orders import Fill, OrderIntent, OrderType, Side, TriggerDirection
+from tradekit.journal import Journal
+from tradekit.plugin import Strategy, StrategyContext
+from tradekit.registry import Registry
+from tradekit.session import run_backtest
+from tradekit.settings import load_settings
+
+D = Decimal
+SYMBOL = "BTC/USDT"
+
+
+def bar_index(bars: BarSeries, fill: Fill) -> int:
+    """The bar a fill happened on, found from its timestamp."""
+    stamp = int(fill.timestamp.timestamp()) * 1_000_000_000
+    [index] = np.flatnonzero(bars.timestamps == stamp)
+    return int(index)
+
+
+class MarketBuy(Strategy):
+    """Buys 1 at market on bar ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(name="market_buy")
+        self.at = at
+        self.fills: list[Fill] = []
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        if ctx.index == self.at:
+            ctx.submit(OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("1")))
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+@pytest.mark.parametrize(("fill_at_close", "bar", "price"), [(True, 2, "101.5"), (False, 3, "101.25")])
+def test_a_market_order_fills_at_the_close_of_its_bar_or_the_open_of_the_next(
+    make_rig: Any, make_bars: Any, fill_at_close: bool, bar: int, price: str
+) -> None:
+    bars = make_bars([100.0, 100.5, 101.5, 102.0, 102.5], open=[100.0, 100.25, 100.5, 101.25, 102.0])
+    rig = make_rig()
+    strategy = MarketBuy(at=2)
+    outcome = rig.run(strategy, {SYMBOL: bars}, fill_at_close=fill_at_close)
+    [fill] = strategy.fills
+    assert (bar_index(bars, fill), fill.price) == (bar, D(price))
+    assert outcome.in_market.tolist() == [i >= bar for i in range(5)]
+    assert outcome.equity[bar - 1] == 10_000.0
+
+
+class Watcher(Strategy):
+    """Records what it sees on every call; optionally wakes only on some bars."""
+
+    def __init__(self, warmup: int = 0, wake_every: int | None = None) -> None:
+        super().__init__(name="watcher")
+        self._warmup = warmup
+        self.wake_every = wake_every
+        self.seen: list[tuple[int, int, int, int]] = []
+
+    @property
+    def warmup(self) -> int:
+        return self._warmup
+
+    def wakeups(self, data: dict[str, BarSeries]) -> Any:
+        if self.wake_every is None:
+            return None
+        return np.arange(len(next(iter(data.values())))) % self.wake_every == 0
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        history = ctx.history()
+        now_ns = int(ctx.now.timestamp()) * 1_000_000_000
+        self.seen.append((ctx.index, len(history), int(history.timestamps[-1]), now_ns))
+
+
+@pytest.mark.parametrize("skip_idle_bars", [True, False])
+def test_warmup_holds_back_the_first_call_until_enough_bars_are_seen(
+    make_rig: Any, random_walk: Any, skip_idle_bars: bool
+) -> None:
+    bars = random_walk(40, seed=1)
+    strategy = Watcher(warmup=7)
+    make_rig().run(strategy, {SYMBOL: bars}, skip_idle_bars=skip_idle_bars)
+    indices = [index for index, *_ in strategy.seen]
+    assert indices == list(range(6, 40))
+    assert strategy.seen[0][1] == 7
+
+
+@pytest.mark.parametrize(("skip_idle_bars", "wake_every"), [(False, None), (True, None), (True, 5)])
+def test_history_never_holds_a_bar_after_the_current_one(
+    make_rig: Any, random_walk: Any, skip_idle_bars: bool, wake_every: int | None
+) -> None:
+    bars = random_walk(60, seed=2)
+    strategy = Watcher(warmup=3, wake_every=wake_every)
+    make_rig().run(strategy, {SYMBOL: bars}, skip_idle_bars=skip_idle_bars)
+    assert strategy.seen
+    for index, length, last, now in strategy.seen:
+        assert length == index + 1
+        assert last == now == int(bars.timestamps[index])
+    visited = [index for index, *_ in strategy.seen]
+    assert visited == (list(range(2, 60)) if wake_every is None else [2, *range(5, 60, 5)])
+
+
+class Ladder(Strategy):
+    """Every ``every`` bars: cancels what rests and lays a ladder of buy limits, a buy stop and exits.
+
+    Each buy that fills gets a take-profit sell limit at once (from ``on_fill``),
+    so orders rest, trigger and fill between the bars the strategy wakes on.
+    """
+
+    every = 50
+
+    def __init__(self) -> None:
+        super().__init__(name="ladder")
+
+    def wakeups(self, data: dict[str, BarSeries]) -> Any:
+        return np.arange(len(next(iter(data.values())))) % self.every == 0
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        if ctx.index % self.every:
+            return
+        for order in ctx.open_orders():
+            ctx.cancel(order.client_order_id)
+        instrument = ctx.instrument()
+        price = D(repr(ctx.close()))
+
+        def at(factor: str) -> Decimal:
+            return instrument.round_price(price * D(factor))
+
+        for factor in ("0.995", "0.99", "0.98"):
+            ctx.submit(
+                OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("1"), type=OrderType.LIMIT, price=at(factor))
+            )
+        ctx.submit(
+            OrderIntent(
+                symbol=SYMBOL,
+                side=Side.BUY,
+                quantity=D("0.5"),
+                type=OrderType.STOP,
+                trigger_price=at("1.01"),
+                trigger_direction=TriggerDirection.RISING,
+            )
+        )
+        held = ctx.position()
+        if held > 0:
+            half = instrument.round_quantity(held / 2)
+            if half > 0:
+                ctx.submit(
+                    OrderIntent(symbol=SYMBOL, side=Side.SELL, quantity=half, type=OrderType.LIMIT, price=at("1.008"))
+                )
+            ctx.submit(
+                OrderIntent(
+                    symbol=SYMBOL,
+                    side=Side.SELL,
+                    quantity=held - half,
+                    type=OrderType.STOP,
+                    trigger_price=at("0.985"),
+                    trigger_direction=TriggerDirection.FALLING,
+                )
+            )
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        if fill.side is Side.BUY:
+            take_profit = ctx.instrument().round_price(fill.price * D("1.004"))
+            ctx.submit(
+                OrderIntent(
+                    symbol=SYMBOL, side=Side.SELL, quantity=fill.quantity, type=OrderType.LIMIT, price=take_profit
+                )
+            )
+
+
+def test_jumping_over_idle_bars_gives_the_fills_and_equity_of_visiting_every_bar(
+    make_rig: Any, random_walk: Any
+) -> None:
+    bars = random_walk(3_000, seed=11)
+    runs = {}
+    for skip in (True, False):
+        rig = make_rig()
+        runs[skip] = (rig.run(Ladder(), {SYMBOL: bars}, skip_idle_bars=skip), rig)
+    (fast, fast_rig), (full, full_rig) = runs[True], runs[False]
+    assert len(fast.fills) > 100, "the ladder trades a lot: the comparison means something"
+    assert fast.fills == full.fills
+    assert np.array_equal(fast.equity, full.equity)
+    assert fast_rig.engine.ledger.cash == full_rig.engine.ledger.cash
+    assert full.visited_bars == 3_000
+    assert fast.visited_bars < 3_000 * 0.8
+
+
+def test_the_equity_curve_is_cash_plus_positions_at_every_close(make_rig: Any, random_walk: Any) -> None:
+    bars = random_walk(1_500, seed=5)
+    rig = make_rig(maker="0.0003", taker="0.0011")
+    outcome = rig.run(Ladder(), {SYMBOL: bars})
+    assert len(outcome.fills) > 50
+    # Rebuilt here in Decimal, bar by bar, from the fills alone.
+    by_bar: dict[int, list[Fill]] = {}
+    for fill in outcome.fills:
+        by_bar.setdefault(bar_index(bars, fill), []).append(fill)
+    cash, held = D("10000"), D(0)
+    expected, exposed = [], []
+    for i, close in enumerate(bars.close):
+        for fill in by_bar.get(i, []):
+            cash -= fill.side.sign * fill.quantity * fill.price + fill.fee
+            held += fill.side.sign * fill.quantity
+        expected.append(float(cash + held * D(repr(float(close)))))
+        exposed.append(held != 0)
+    assert np.allclose(outcome.equity, expected, rtol=0, atol=1e-6)
+    assert outcome.in_market.tolist() == exposed
+    assert cash == rig.engine.ledger.cash["USDT"] == rig.venue.ledger.cash["USDT"]
+    assert outcome.fees_paid == sum((fill.fee for fill in outcome.fills), D(0)) > 0
+
+
+class RestsFromTheStart(Strategy):
+    """Places a buy limit in ``on_start`` (on the first bar's close) and waits ``warmup`` bars to decide."""
+
+    def __init__(self) -> None:
+        super().__init__(name="rests_from_the_start")
+        self.fills: list[Fill] = []
+
+    @property
+    def warmup(self) -> int:
+        return 6
+
+    def wakeups(self, data: dict[str, BarSeries]) -> Any:
+        return np.zeros(len(next(iter(data.values()))), dtype=bool)
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        ctx.submit(OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("1"), type=OrderType.LIMIT, price=D("99")))
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        pass
+
+    def on_fill(self, ctx: StrategyContext, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+@pytest.mark.parametrize("skip_idle_bars", [True, False])
+def test_an_order_placed_on_start_meets_only_the_bars_after_it(
+    make_rig: Any, make_bars: Any, skip_idle_bars: bool
+) -> None:
+    # Bar 0 dipped to 98 before closing at 100, where the order was placed; bar 3 is the first to reach 99.
+    bars = make_bars(
+        [100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0],
+        low=[98.0, 99.5, 99.5, 98.5, 98.0, 99.5, 99.5, 99.5],
+        high=[100.5] * 8,
+    )
+    strategy = RestsFromTheStart()
+    make_rig().run(strategy, {SYMBOL: bars}, skip_idle_bars=skip_idle_bars)
+    [fill] = strategy.fills
+    assert (bar_index(bars, fill), fill.price) == (3, D("99"))
+
+
+# --- through the session ----------------------------------------------------------------------------
+
+
+def write_csv(path: Path, minutes: list[int], closes: list[float]) -> None:
+    rows = ["date,open,high,low,close,volume"]
+    for minute, close in zip(minutes, closes, strict=True):
+        rows.append(f"2024-03-01T00:{minute:02d}:00Z,{close},{close + 0.5},{close - 0.5},{close},10")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_two_symbols_with_different_bar_times_are_aligned_and_both_prices_reach_the_strategy(
+    install_plugins: Any, tmp_path: Path
+) -> None:
+    class Pair(Strategy):
+        seen: ClassVar[list[tuple[int, float, float]]] = []
+
+        def on_bar(self, ctx: StrategyContext) -> None:
+            minute = ctx.now.minute
+            self.seen.append((minute, ctx.close("AAA/USDT"), ctx.close("BBB/USDT")))
+            if ctx.index == 2:
+                for symbol in ctx.symbols:
+                    ctx.submit(OrderIntent(symbol=symbol, side=Side.BUY, quantity=D("1")))
+
+    install_plugins(strategy={"tk_pair": Pair})
+    a_minutes = [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    b_minutes = [1, 2, 3, 4, 5, 7, 8, 9, 10]
+    write_csv(tmp_path / "AAA_USDT-1m.csv", a_minutes, [10.0 + m for m in a_minutes])
+    write_csv(tmp_path / "BBB_USDT-1m.csv", b_minutes, [200.0 + 2 * m for m in b_minutes])
+    settings = load_settings(
+        None, {"strategy": "tk_pair", "journal": tmp_path / "journal.sqlite3", "backtest": {"fee": "0"}}
+    )
+    result = run_backtest(
+        settings,
+        Registry(),
+        origin="test",
+        data_paths=[tmp_path / "AAA_USDT-1m.csv", tmp_path / "BBB_USDT-1m.csv"],
+    )
+    common = [1, 2, 4, 5, 7, 8, 9]
+    assert list(result.data) == ["AAA/USDT", "BBB/USDT"]
+    assert all(len(series) == len(common) for series in result.data.values())
+    assert Pair.seen == [(m, 10.0 + m, 200.0 + 2 * m) for m in common]
+    prices = {fill.symbol: fill.price for fill in result.outcome.fills}
+    assert prices == {"AAA/USDT": D("14"), "BBB/USDT": D("208")}
+
+
+def test_a_strategy_that_raises_ends_the_backtest_journaled_as_an_error(
+    install_plugins: Any, make_bars: Any, tmp_path: Path
+) -> None:
+    class Fragile(Strategy):
+        def on_bar(self, ctx: StrategyContext) -> None:
+            if ctx.index == 1:
+                ctx.submit(OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("1")))
+            if ctx.index == 3:
+                raise ZeroDivisionError("no volatility on bar 3")
+
+    install_plugins(strategy={"tk_fragile": Fragile})
+    settings = load_settings(None, {"strategy": "tk_fragile", "journal": tmp_path / "journal.sqlite3"})
+    bars = make_bars([100.25, 100.5, 101.75, 101.25, 102.0])
+    with pytest.raises(ZeroDivisionError, match="no volatility"):
+        run_backtest(settings, Registry(), origin="test", data={SYMBOL: bars})
+    with Journal(settings.journal) as journal:
+        [run] = journal.list_runs()
+        fills = journal.fills(run.run_id)
+    assert run.finished
+    assert run.end_reason == "error: ZeroDivisionError: no volatility on bar 3"
+    assert len(fills) == 1 and run.fills == 1
