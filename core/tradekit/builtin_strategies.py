@@ -63,26 +63,40 @@ class SmaCross(Strategy):
         # Exact integer averages: a bar where the two are equal is never a cross.
         return exact_sma_crossings(close, self.settings.fast, self.settings.slow)
 
+    def __init__(self, settings: SmaCrossSettings | None = None, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name)
+        self._prepared: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None
+
+    def prepare(self, data: dict[str, BarSeries]) -> None:
+        """Compute the crossings over the whole series once (each uses only bars up to it)."""
+        self._prepared = self._signals(next(iter(data.values())).close)
+
     def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
         """Only the bars where the averages cross can change anything."""
-        series = next(iter(data.values()))
-        up, down = self._signals(series.close)
+        up, down = self._prepared or self._signals(next(iter(data.values())).close)
         return up | down
 
     def on_bar(self, ctx: StrategyContext) -> None:
-        """Decide on the current bar from the last ``slow + 1`` closes."""
-        history = ctx.history()
-        needed = self.settings.slow + 1
-        if len(history) < needed:
+        """Decide on the current bar: from the prepared crossings, or from the last ``slow + 1`` closes."""
+        if self._prepared is not None:
+            up_now = bool(self._prepared[0][ctx.index])
+            down_now = bool(self._prepared[1][ctx.index])
+        else:
+            history = ctx.history()
+            needed = self.settings.slow + 1
+            if len(history) < needed:
+                return
+            up, down = self._signals(history.close[-needed:])
+            up_now, down_now = bool(up[-1]), bool(down[-1])
+        if not (up_now or down_now):
             return
-        up, down = self._signals(history.close[-needed:])
         held = ctx.position()
         symbol = ctx.symbols[0]
-        if up[-1] and held == 0:
+        if up_now and held == 0:
             quantity = self._entry_quantity(ctx)
             if quantity > 0:
                 ctx.submit(OrderIntent(symbol=symbol, side=Side.BUY, quantity=quantity, tag="sma_cross entry"))
-        elif down[-1] and held > 0:
+        elif down_now and held > 0:
             ctx.submit(
                 OrderIntent(symbol=symbol, side=Side.SELL, quantity=held, reduce_only=True, tag="sma_cross exit")
             )

@@ -253,7 +253,7 @@ class Strategy(Plugin):
     """Decides what to trade.
 
     Required: :meth:`on_bar`.
-    Optional: :attr:`warmup`, :meth:`wakeups`, :meth:`on_start`,
+    Optional: :attr:`warmup`, :meth:`prepare`, :meth:`wakeups`, :meth:`on_start`,
     :meth:`on_order_update`, :meth:`on_fill`, :meth:`on_stop`, :meth:`restore`.
     """
 
@@ -270,6 +270,16 @@ class Strategy(Plugin):
     def on_bar(self, ctx: StrategyContext) -> None:
         """Required. Called when a bar closes (once per time step for all symbols)."""
         raise NotImplementedError
+
+    def prepare(self, data: dict[str, BarSeries]) -> None:
+        """Optional. A backtest hands over its whole series once, before the first bar.
+
+        A strategy may compute its indicators over the whole arrays here and
+        read them by ``ctx.index`` in :meth:`on_bar`, instead of recomputing
+        them from ``ctx.history()`` on every bar (a live run never calls this,
+        so :meth:`on_bar` must still work without it). Every value at index
+        ``i`` must use only bars up to ``i``: conformance tests compare both ways.
+        """
 
     def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
         """Optional. A backtest shortcut: the bars on which :meth:`on_bar` may act.

@@ -107,6 +107,7 @@ def run_backtest(
     engine.contexts[id(strategy)] = context
 
     start = max(strategy.warmup - 1, 0)
+    strategy.prepare(data)
     wake_mask = strategy.wakeups(data) if skip_idle_bars else None
     wake_indices = np.flatnonzero(wake_mask[start:]) + start if wake_mask is not None else None
     columns = [(symbol, s.timestamps, s.open, s.high, s.low, s.close, s.volume) for symbol, s in data.items()]

@@ -23,6 +23,7 @@ from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderU
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
 from tradekit.engine.ids import ClientOrderIds
+from tradekit.engine.recording import DirectRecorder, Recorder
 from tradekit.errors import ExchangeError, InvalidTransitionError, OrderStateUnknown
 from tradekit.hooks import HookFacade, combine_verdicts
 from tradekit.money import to_decimal
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tradekit.engine")
 
 _DERIVED_FROM_FILLS = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
+# Order events are journaled as orders and fills already, not again as events.
+_JOURNALED_AS_ORDERS = frozenset({EventKind.ORDER_FILLED, EventKind.ORDER_PLACED, EventKind.ORDER_CANCELLED})
 
 
 @dataclass
@@ -77,11 +80,17 @@ class Engine:
         cash: Decimal,
         journal: Journal | None = None,
         ids: ClientOrderIds | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.run = run
         self.broker = broker
         self.hooks = hooks
         self.journal = journal
+        # Order states, fills and positions go through the recorder: at once
+        # (live), or captured and written at the end (backtests).
+        self.recorder: Recorder | None = recorder
+        if recorder is None and journal is not None:
+            self.recorder = DirectRecorder(journal, run.run_id)
         self.instruments = instruments
         self.quote_currency = quote_currency
         self.start_cash = cash
@@ -99,6 +108,7 @@ class Engine:
         self.index = 0
         self.prices: dict[str, Decimal] = {}
         self._last_close: dict[str, float] = {}
+        self._has_risk = bool(hooks.pm.hook.tradekit_risk_check.get_hookimpls())
         # Hooks with no implementation are not called at all: a backtest with
         # no observer pays nothing for them.
         self._observed = {
@@ -135,8 +145,8 @@ class Engine:
         self.stats.intents += 1
         if self._observed["tradekit_intent_created"]:
             self.hooks.intent_created(intent, strategy.name)
-        context = self.risk_context()
-        verdicts = self.hooks.risk_check(intent, context)
+        # Risk context is built only when a rule will read it.
+        verdicts = self.hooks.risk_check(intent, self.risk_context()) if self._has_risk else []
         action, detail = combine_verdicts(verdicts)
         client_order_id = intent.client_order_id or self.ids.next()
         if self.journal is not None and verdicts:
@@ -172,8 +182,8 @@ class Engine:
         self._unfinished[client_order_id] = order
         self.owners[client_order_id] = strategy
         self.stats.orders += 1
-        if self.journal is not None:
-            self.journal.record_order(self.run.run_id, order)
+        if self.recorder is not None:
+            self.recorder.order(order)
         if self._observed["tradekit_order_submitted"]:
             self.hooks.order_submitted(order)
         try:
@@ -257,9 +267,8 @@ class Engine:
         position = self.ledger.apply_fill(fill)
         self.stats.fills += 1
         self.fill_log.append(FillRecord(self.index, fill))
-        if self.journal is not None:
-            self.journal.record_fill(self.run.run_id, fill)
-            self.journal.record_position(self.run.run_id, position, fill.timestamp)
+        if self.recorder is not None:
+            self.recorder.fill(fill, position)
         if self._observed["tradekit_fill"]:
             self.hooks.fill(fill, position)
         self.notify(
@@ -284,8 +293,8 @@ class Engine:
     def _after_update(self, order: Order, previous: OrderStatus) -> None:
         if order.status.is_terminal:
             self._unfinished.pop(order.client_order_id, None)
-        if self.journal is not None:
-            self.journal.record_order(self.run.run_id, order)
+        if self.recorder is not None:
+            self.recorder.order(order)
         if self._observed["tradekit_order_updated"]:
             self.hooks.order_updated(order, previous)
         if order.status is OrderStatus.REJECTED:
@@ -367,7 +376,8 @@ class Engine:
 
     def notify(self, kind: str, message: str, severity: Severity, data: dict[str, Any]) -> None:
         """Build a notifier event only when someone listens, journal it, and send it."""
-        if not self._observed["tradekit_notify"] and self.journal is None:
+        journaled = self.journal is not None and kind not in _JOURNALED_AS_ORDERS
+        if not self._observed["tradekit_notify"] and not journaled:
             return
         event = NotifierEvent(
             kind=kind,
@@ -377,12 +387,8 @@ class Engine:
             run_id=self.run.run_id,
             timestamp=self.now or datetime.now().astimezone(),
         )
-        if self.journal is not None and kind not in (
-            EventKind.ORDER_FILLED,
-            EventKind.ORDER_PLACED,
-            EventKind.ORDER_CANCELLED,
-        ):
-            # Order events are journaled as orders and fills already.
+        if journaled:
+            assert self.journal is not None
             self.journal.record_event(self.run.run_id, event)
         if self._observed["tradekit_notify"]:
             self.hooks.notify(event)

@@ -13,6 +13,7 @@ that is still going.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,33 @@ INSERT INTO fills (run_id, fill_id, client_order_id, symbol, side, quantity, pri
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, fill_id) DO NOTHING
 """
+_INSERT_POSITION = (
+    "INSERT INTO positions (run_id, symbol, quantity, average_price, realized_pnl, timestamp) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTransition:
+    """One state an order reached, captured cheaply while a backtest runs (see ``record_orders_in_bulk``)."""
+
+    client_order_id: str
+    status: str
+    filled_quantity: str
+    reason: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, order: Order) -> OrderTransition:
+        """The state ``order`` is in now."""
+        return cls(
+            order.client_order_id,
+            order.status.value,
+            str(order.filled_quantity),
+            order.reason,
+            order.created_at,
+            order.updated_at,
+        )
 
 
 class Journal(JournalReader):
@@ -163,39 +191,53 @@ class Journal(JournalReader):
     @guarded("recording a fill")
     def record_fill(self, run_id: str, fill: Fill) -> None:
         """Keep ``fill``; a fill whose ``fill_id`` the run already holds is ignored."""
-        row = (
-            self._known_run(run_id),
-            redact(fill.fill_id),
-            redact(fill.client_order_id),
-            redact(fill.symbol),
-            fill.side.value,
-            str(fill.quantity),
-            str(fill.price),
-            str(fill.fee),
-            redact(fill.fee_currency),
-            fill.liquidity.value,
-            iso(fill.timestamp),
-        )
-        self._write((_INSERT_FILL, row))
+        self._write((_INSERT_FILL, _fill_row(self._known_run(run_id), fill)))
 
     @guarded("recording a position")
     def record_position(self, run_id: str, position: Position, timestamp: datetime) -> None:
         """Add ``position`` as it stood at ``timestamp`` to the run's position history."""
-        row = (
-            self._known_run(run_id),
-            redact(position.symbol),
-            str(position.quantity),
-            str(position.average_price),
-            str(position.realized_pnl),
-            iso(timestamp),
-        )
-        self._write(
+        self._write((_INSERT_POSITION, _position_row(self._known_run(run_id), position, timestamp)))
+
+    @guarded("recording a backtest's orders")
+    def record_orders_in_bulk(
+        self,
+        run_id: str,
+        orders: list[Order],
+        transitions: list[OrderTransition],
+        fills: list[Fill],
+        positions: list[tuple[Position, datetime]],
+    ) -> None:
+        """Write many orders, their transitions, fills and positions in one transaction.
+
+        What a backtest captured while it ran (cheaply, without serializing
+        anything per order) lands here at its end: the same rows
+        :meth:`record_order`, :meth:`record_fill` and :meth:`record_position`
+        write one by one, each string redacted.
+        """
+        run_id = self._known_run(run_id)
+        order_rows = [_order_row(run_id, redact(order.client_order_id), order) for order in orders]
+        history_rows = [
             (
-                "INSERT INTO positions (run_id, symbol, quantity, average_price, realized_pnl, timestamp) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                row,
+                run_id,
+                redact(t.client_order_id),
+                t.status,
+                iso(t.updated_at or t.created_at or datetime.now(UTC)),
+                None if t.reason is None else redact(t.reason),
+                t.filled_quantity,
+                None if t.updated_at is None else iso(t.updated_at),
             )
-        )
+            for t in transitions
+        ]
+        fill_rows = [_fill_row(run_id, fill) for fill in fills]
+        position_rows = [_position_row(run_id, position, moment) for position, moment in positions]
+        self._flush_pending()
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(_UPSERT_ORDER, order_rows)
+        connection.executemany(_INSERT_ORDER_UPDATE, history_rows)
+        connection.executemany(_INSERT_FILL, fill_rows)
+        connection.executemany(_INSERT_POSITION, position_rows)
+        connection.execute("COMMIT")
 
     @guarded("recording a strategy's state")
     def record_strategy_state(self, run_id: str, strategy: str, state: dict[str, Any], timestamp: datetime) -> None:
@@ -318,4 +360,31 @@ def _order_row(run_id: str, client_order_id: str, order: Order) -> tuple[Any, ..
         str(order.filled_quantity),
         None if order.updated_at is None else iso(order.updated_at),
         model_json(order),
+    )
+
+
+def _fill_row(run_id: str, fill: Fill) -> tuple[Any, ...]:
+    return (
+        run_id,
+        redact(fill.fill_id),
+        redact(fill.client_order_id),
+        redact(fill.symbol),
+        fill.side.value,
+        str(fill.quantity),
+        str(fill.price),
+        str(fill.fee),
+        redact(fill.fee_currency),
+        fill.liquidity.value,
+        iso(fill.timestamp),
+    )
+
+
+def _position_row(run_id: str, position: Position, timestamp: datetime) -> tuple[Any, ...]:
+    return (
+        run_id,
+        redact(position.symbol),
+        str(position.quantity),
+        str(position.average_price),
+        str(position.realized_pnl),
+        iso(timestamp),
     )

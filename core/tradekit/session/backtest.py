@@ -1,0 +1,251 @@
+"""A backtest from settings: plugins, data, the simulated venue, the loop, the journal, the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tradekit.domain.events import EventKind, Severity
+from tradekit.domain.run import RunInfo, RunMode, RunSummary
+from tradekit.errors import ConfigError
+from tradekit.plugin import Exchange
+from tradekit.registry import Registry
+from tradekit.session.plugins import load_plugins, new_run_id, quote_of, simulated_venue
+from tradekit.settings import FillTiming, Settings
+
+if TYPE_CHECKING:
+    from tradekit.domain.bars import BarSeries
+    from tradekit.engine.backtest import BacktestOutcome
+    from tradekit.engine.core import EngineStats
+    from tradekit.report import BacktestStats, Trade
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced, for tables, files and ``--json``."""
+
+    run: RunInfo
+    data: dict[str, BarSeries]
+    outcome: BacktestOutcome
+    trades: list[Trade]
+    stats: BacktestStats
+    engine_stats: EngineStats
+    journal_path: Path
+    fees: tuple[Decimal, Decimal]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_backtest_data(
+    settings: Settings,
+    exchange: Exchange,
+    data_paths: list[Path],
+    *,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, BarSeries]:
+    """Bars for a backtest: the data files given, or the exchange's history (paper: its simulated market)."""
+    from tradekit.data import load_bars, timeframe_to_ns
+
+    # A timeframe the user set (option, environment or config) must match the bars; the default 1m
+    # must not refuse an hourly file given without --timeframe.
+    asked = settings.timeframe if "timeframe" in settings.model_fields_set else None
+    if asked is not None:
+        timeframe_to_ns(asked)  # an unknown timeframe is a ConfigError naming the valid ones
+    data: dict[str, BarSeries] = {}
+    if data_paths:
+        if settings.symbols and len(settings.symbols) != len(data_paths):
+            raise ConfigError(
+                f"{len(data_paths)} data file(s) but {len(settings.symbols)} symbol(s): give one --symbol per "
+                "--data file, in the same order, or none to take the symbols from the file names"
+            )
+        for k, path in enumerate(data_paths):
+            symbol = settings.symbols[k] if settings.symbols else None
+            series = load_bars(path, symbol=symbol)
+            if series.symbol in data:
+                raise ConfigError(f"two data files for symbol {series.symbol}; name each with --symbol")
+            _check_timeframe(series, asked, f"data file {path}")
+            data[series.symbol] = _between(series, start, end, path)
+    else:
+        symbols = settings.symbols or exchange.default_symbols()
+        if not symbols:
+            raise ConfigError(f"exchange {exchange.name} has no default symbol: pass --symbol or --data")
+        for symbol in symbols:
+            series = exchange.fetch_history(symbol, settings.timeframe, start, end)
+            _check_timeframe(series, asked, f"exchange {exchange.name}")
+            data[symbol] = _between(series, start, end, exchange.name)
+    if len(data) > 1:
+        from tradekit.engine.backtest import align
+
+        data = align(data)
+    return data
+
+
+def _check_timeframe(series: BarSeries, asked: str | None, source: str) -> None:
+    """Refuse bars of another timeframe than the one the user set: nothing is resampled."""
+    if asked is not None and series.timeframe != asked:
+        raise ConfigError(
+            f"{source} has {series.timeframe} bars of {series.symbol}, but the timeframe {asked} was asked "
+            "(--timeframe, TRADEKIT_TIMEFRAME or `timeframe` in the config); bars are not resampled: "
+            f"give {asked} bars, or leave the timeframe unset to use the data's own"
+        )
+
+
+def _between(series: BarSeries, start: datetime | None, end: datetime | None, source: object) -> BarSeries:
+    import numpy as np
+
+    lo = 0 if start is None else int(np.searchsorted(series.timestamps, int(start.timestamp() * 1e9)))
+    hi = len(series) if end is None else int(np.searchsorted(series.timestamps, int(end.timestamp() * 1e9)))
+    if hi - lo < 2:
+        raise ConfigError(
+            f"{source}: fewer than 2 bars of {series.symbol} between {start or 'the start'} and "
+            f"{end or 'the end'}; the data runs from {series.datetime_at(0) if len(series) else '-'} "
+            f"to {series.datetime_at(len(series) - 1) if len(series) else '-'}"
+        )
+    return series.slice(lo, hi)
+
+
+def run_backtest(
+    settings: Settings,
+    registry: Registry,
+    *,
+    origin: str,
+    data_paths: list[Path] | None = None,
+    data: dict[str, BarSeries] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> BacktestResult:
+    """Load plugins and data, run the backtest, journal it, and compute its report.
+
+    Bars come from ``data`` (already loaded, e.g. from a notebook), else from
+    ``data_paths``, else from the exchange's history (paper: its simulated market).
+    """
+    from tradekit.engine.backtest import run_backtest as loop
+    from tradekit.engine.brokers import SimulatedBroker
+    from tradekit.engine.core import Engine
+    from tradekit.engine.recording import DeferredRecorder
+    from tradekit.journal import Journal
+    from tradekit.report import compute_stats, trades_from_fills
+
+    plugins = load_plugins(settings, registry, origin=origin)
+    if data is None:
+        data = load_backtest_data(settings, plugins.exchange, data_paths or [], start=start, end=end)
+    elif len(data) > 1:
+        from tradekit.engine.backtest import align
+
+        data = align(data)
+    plugins.exchange.use_data(data)
+    instruments = plugins.exchange.instruments(tuple(data))
+    quote = quote_of(instruments)
+    venue = simulated_venue(settings, plugins.exchange, instruments, quote)
+    run = RunInfo(
+        run_id=new_run_id(),
+        mode=RunMode.BACKTEST,
+        exchange=plugins.exchange.name,
+        strategies=(plugins.strategy.name,),
+        symbols=tuple(data),
+        risk_rules=tuple(r.name for r in plugins.risk_rules),
+        notifiers=tuple(n.name for n in plugins.notifiers),
+        started_at=datetime.now(UTC),
+    )
+    first = next(iter(data.values()))
+    with Journal(settings.journal, durable=False) as journal:
+        journal.start_run(run, config=_config_for_journal(settings, data))
+        recorder = DeferredRecorder(journal, run.run_id)
+        engine = Engine(
+            run=run,
+            broker=SimulatedBroker(venue),
+            hooks=plugins.hooks,
+            instruments=instruments,
+            quote_currency=quote,
+            cash=settings.backtest.cash,
+            journal=journal,
+            recorder=recorder,
+        )
+        plugins.hooks.run_started(run)
+        engine.now = first.datetime_at(0)
+        engine.notify(
+            EventKind.RUN_STARTED,
+            f"backtest {run.run_id[:12]} started: {plugins.strategy.name} on {', '.join(data)}",
+            Severity.INFO,
+            {"mode": run.mode.value},
+        )
+        reason = "finished"
+        try:
+            outcome = loop(
+                engine,
+                venue,
+                plugins.strategy,
+                data,
+                fill_at_close=settings.backtest.fill_at is FillTiming.CLOSE,
+                skip_idle_bars=settings.backtest.skip_idle_bars,
+                progress=progress(len(first), 0) if progress is not None else None,
+            )
+        except BaseException as error:
+            reason = f"error: {type(error).__name__}: {error}"
+            recorder.flush()  # what the run did before it failed stays inspectable
+            journal.finish_run(
+                run.run_id,
+                RunSummary(
+                    run_id=run.run_id,
+                    reason=reason,
+                    ended_at=datetime.now(UTC),
+                    equity=engine.equity(),
+                    orders=engine.stats.orders,
+                    fills=engine.stats.fills,
+                ),
+            )
+            plugins.close()
+            raise
+        recorder.flush()
+        trades = trades_from_fills(outcome.fills)
+        stats = compute_stats(
+            first.timestamps,
+            outcome.equity,
+            trades=trades,
+            fees_paid=outcome.fees_paid,
+            in_market=outcome.in_market,
+            close=first.close,
+        )
+        summary = RunSummary(
+            run_id=run.run_id,
+            reason=reason,
+            ended_at=datetime.now(UTC),
+            equity=Decimal(repr(float(outcome.equity[-1]))),
+            orders=engine.stats.orders,
+            fills=engine.stats.fills,
+            stats=stats.as_dict(),
+        )
+        engine.notify(
+            EventKind.RUN_STOPPED,
+            f"backtest {run.run_id[:12]} finished: return {stats.total_return_pct:.2f}%",
+            Severity.INFO,
+            {"stats": stats.as_dict()},
+        )
+        plugins.hooks.run_stopped(run, summary)
+        journal.store_report(
+            run.run_id,
+            {"stats": stats.as_dict(), "engine": vars(engine.stats), "visited_bars": outcome.visited_bars},
+        )
+        journal.finish_run(run.run_id, summary)
+    plugins.close()
+    return BacktestResult(
+        run=run,
+        data=data,
+        outcome=outcome,
+        trades=trades,
+        stats=stats,
+        engine_stats=engine.stats,
+        journal_path=settings.journal,
+        fees=(venue.fees.maker, venue.fees.taker),
+    )
+
+
+def _config_for_journal(settings: Settings, data: dict[str, BarSeries]) -> dict[str, Any]:
+    config = settings.model_dump(mode="json")
+    config["data"] = {symbol: series.source for symbol, series in data.items()}
+    return config
