@@ -120,3 +120,16 @@ def test_jumping_over_idle_bars_gives_the_same_trades_as_visiting_every_bar(btc_
     assert fast_run.trades == full_run.trades
     assert np.array_equal(fast_run.outcome.equity, full_run.outcome.equity)
     assert fast_run.outcome.visited_bars < full_run.outcome.visited_bars / 5
+
+
+def test_deciding_bar_by_bar_from_history_gives_the_prepared_trades(
+    btc_1m: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live run never calls prepare(): on_bar then decides from ctx.history() alone, with the same result."""
+    from tradekit.builtin_strategies import SmaCross
+
+    prepared = engine_trades(btc_1m, tmp_path, skip_idle_bars=False)
+    monkeypatch.setattr(SmaCross, "prepare", lambda self, data: None)
+    from_history = engine_trades(btc_1m, tmp_path, skip_idle_bars=False)
+    assert from_history.trades == prepared.trades
+    assert len(prepared.trades) > 1000
