@@ -2,7 +2,8 @@
 
 :class:`SimulatedVenue` holds an account and resting orders and fills them
 against bars along a stated intrabar path; :mod:`tradekit.sim.pricing` holds
-fees, slippage and that path.
+fees, slippage and that path, :mod:`tradekit.sim.account` the account and
+:mod:`tradekit.sim.validation` the checks an arriving order passes.
 """
 
 from tradekit.sim.pricing import (
