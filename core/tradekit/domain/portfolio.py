@@ -73,6 +73,11 @@ class Ledger:
 
     def apply_fill(self, fill: Fill) -> Position:
         """Book a fill; returns the position after it."""
+        self.book_fill(fill)
+        return self.position(fill.symbol)
+
+    def book_fill(self, fill: Fill) -> None:
+        """Book a fill without building a position snapshot (for callers that do not need one)."""
         instrument = self.instruments[fill.symbol]
         quote = instrument.quote
         signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
@@ -97,7 +102,6 @@ class Ledger:
                 # Flipped through zero: what is left was opened at this fill's price.
                 state.average_price = fill.price
         state.quantity = after
-        return self.position(fill.symbol)
 
     def position(self, symbol: str) -> Position:
         """The position in ``symbol`` now (flat if never traded)."""

@@ -125,7 +125,7 @@ class Account:
 
     def fill(self, resting: Resting, fill: Fill) -> None:
         """Book ``fill`` of ``resting`` in the ledger and on the order."""
-        self.ledger.apply_fill(fill)
+        self.ledger.book_fill(fill)
         resting.order.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
         if resting.in_book:
             self._changed(resting)
