@@ -83,6 +83,11 @@ class BacktestSettings(BaseModel):
         default=True,
         description="Jump over bars where no order can trigger and the strategy has nothing to do.",
     )
+    journal_orders: bool = Field(
+        default=True,
+        description="Journal every order, transition, fill and position of a backtest; false keeps the run, "
+        "its report and events only (for large parameter sweeps).",
+    )
 
 
 class PluginTables(BaseModel):

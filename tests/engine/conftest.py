@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import logging
 import os
 import sys
 import types
@@ -239,15 +238,6 @@ def install_plugins(fake_site: Path) -> Iterator[InstallPlugins]:
 # --- the command line, in-process ------------------------------------------------------------------
 
 
-@dataclass
-class CommandResult:
-    """What one ``tradekit`` command did."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working folder the test runs in (the default journal and output land here)."""
@@ -258,29 +248,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def tradekit(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CommandResult]:
-    """Run ``tradekit.cli.main.main(args)`` in-process, as the console script does, in ``workdir``."""
-    from tradekit.cli.main import main
-
-    monkeypatch.setenv("COLUMNS", "250")
-    root = logging.getLogger()
-
-    def run(*args: str) -> CommandResult:
-        level, filters = root.level, {handler: list(handler.filters) for handler in root.handlers}
-        capsys.readouterr()
-        try:
-            result = main(list(args))
-            code = result if isinstance(result, int) else 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            # main() configures the root logger for the process; undo it for the next test.
-            root.setLevel(level)
-            for handler in root.handlers:
-                handler.filters = filters.get(handler, handler.filters)
-        out, err = capsys.readouterr()
-        return CommandResult(code, out, err)
-
-    return run
+def tradekit(workdir: Path, run_tradekit: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the ``tradekit`` command in-process in ``workdir`` (see ``run_tradekit``)."""
+    return run_tradekit

@@ -323,3 +323,42 @@ def test_a_strategy_that_raises_ends_the_backtest_journaled_as_an_error(
     assert run.finished
     assert run.end_reason == "error: ZeroDivisionError: no volatility on bar 3"
     assert len(fills) == 1 and run.fills == 1
+
+
+def test_a_backtest_journals_every_order_at_its_end_unless_asked_not_to(tmp_path: Path) -> None:
+    """Orders, their transitions, fills and positions reach the journal; journal_orders=false keeps only the run."""
+    from tradekit.journal import Journal
+    from tradekit.registry import Registry
+    from tradekit.session import run_backtest
+    from tradekit.settings import load_settings
+
+    def backtest(journal_orders: bool):  # type: ignore[no-untyped-def]
+        settings = load_settings(
+            None,
+            {
+                "strategy": "sma_cross",
+                "journal": tmp_path / f"journal-{journal_orders}.sqlite3",
+                "backtest": {"journal_orders": journal_orders},
+                "plugins": {"exchange": {"paper": {"bars": 3000}}},
+            },
+        )
+        result = run_backtest(settings, Registry(), origin="test")
+        with Journal(settings.journal) as journal:
+            run = journal.get_run(result.run.run_id)
+            return result, run, journal.orders(run.run_id), journal.fills(run.run_id), journal.report(run.run_id)
+
+    full, run, orders, fills, report = backtest(True)
+    assert full.engine_stats.orders > 10
+    assert len(orders) == full.engine_stats.orders
+    assert len(fills) == full.engine_stats.fills
+    assert {order.status.value for order in orders} == {"filled"}
+    history = Journal(tmp_path / "journal-True.sqlite3")
+    with history:
+        states = [status.value for _, status, _ in history.order_history(run.run_id, orders[0].client_order_id)]
+    assert states == ["new", "accepted", "filled"]
+    assert report is not None and "stats" in report
+
+    lean, lean_run, lean_orders, lean_fills, lean_report = backtest(False)
+    assert (lean_orders, lean_fills) == ([], [])
+    assert lean_run.ended_at is not None and lean_report is not None
+    assert lean.trades == full.trades

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import logging
 import os
 import re
 import subprocess
@@ -139,45 +138,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # --- the command line, in-process ----------------------------------------------------------------
 
 
-@dataclass
-class CommandResult:
-    """What one ``tradekit`` command did."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def run_main(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CommandResult]:
-    """Run ``tradekit.cli.main.main(args)`` in-process, as the console script does, from an empty folder."""
-    from tradekit.cli.main import main
-
+def run_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_tradekit: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``tradekit.cli.main.main(args)`` in-process from an empty folder (see ``run_tradekit``)."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
-    monkeypatch.setenv("COLUMNS", "250")
-    root = logging.getLogger()
-
-    def run(*args: str) -> CommandResult:
-        level, filters = root.level, {handler: list(handler.filters) for handler in root.handlers}
-        capsys.readouterr()
-        try:
-            result = main(list(args))
-            code = result if isinstance(result, int) else 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        finally:
-            # main() configures the root logger for the process; undo it for the next test.
-            root.setLevel(level)
-            for handler in root.handlers:
-                handler.filters = filters.get(handler, handler.filters)
-        out, err = capsys.readouterr()
-        return CommandResult(code, out, err)
-
-    return run
+    return run_tradekit
 
 
 # --- the command line, in a subprocess -----------------------------------------------------------

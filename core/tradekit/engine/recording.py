@@ -57,6 +57,19 @@ class DirectRecorder:
         self.journal.flush()
 
 
+class NoRecorder:
+    """Records nothing: a backtest run with ``journal_orders = false``."""
+
+    def order(self, order: Order) -> None:
+        """Ignore the order state."""
+
+    def fill(self, fill: Fill, position: Position) -> None:
+        """Ignore the fill."""
+
+    def flush(self) -> None:
+        """Nothing to write."""
+
+
 class DeferredRecorder:
     """Captures records in memory; :meth:`flush` writes them all in one transaction."""
 

@@ -13,6 +13,7 @@ that is still going.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,8 @@ INSERT INTO fills (run_id, fill_id, client_order_id, symbol, side, quantity, pri
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, fill_id) DO NOTHING
 """
+#: Rows built and written at a time by record_orders_in_bulk.
+_BULK_SLICE = 5_000
 _INSERT_POSITION = (
     "INSERT INTO positions (run_id, symbol, quantity, average_price, realized_pnl, timestamp) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -196,7 +199,7 @@ class Journal(JournalReader):
     @guarded("recording a position")
     def record_position(self, run_id: str, position: Position, timestamp: datetime) -> None:
         """Add ``position`` as it stood at ``timestamp`` to the run's position history."""
-        self._write((_INSERT_POSITION, _position_row(self._known_run(run_id), position, timestamp)))
+        self._write((_INSERT_POSITION, _position_row(self._known_run(run_id), position, iso(timestamp))))
 
     @guarded("recording a backtest's orders")
     def record_orders_in_bulk(
@@ -215,28 +218,40 @@ class Journal(JournalReader):
         write one by one, each string redacted.
         """
         run_id = self._known_run(run_id)
-        order_rows = [_order_row(run_id, redact(order.client_order_id), order) for order in orders]
-        history_rows = [
-            (
+        # Many records of a backtest share a bar time: format each time once.
+        stamps: dict[datetime, str] = {}
+
+        def stamp(moment: datetime) -> str:
+            text = stamps.get(moment)
+            if text is None:
+                text = stamps[moment] = iso(moment)
+            return text
+
+        def history_row(t: OrderTransition) -> tuple[Any, ...]:
+            return (
                 run_id,
                 redact(t.client_order_id),
                 t.status,
-                iso(t.updated_at or t.created_at or datetime.now(UTC)),
+                stamp(t.updated_at or t.created_at or datetime.now(UTC)),
                 None if t.reason is None else redact(t.reason),
                 t.filled_quantity,
-                None if t.updated_at is None else iso(t.updated_at),
+                None if t.updated_at is None else stamp(t.updated_at),
             )
-            for t in transitions
-        ]
-        fill_rows = [_fill_row(run_id, fill) for fill in fills]
-        position_rows = [_position_row(run_id, position, moment) for position, moment in positions]
+
         self._flush_pending()
         connection = self._connection
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(_UPSERT_ORDER, order_rows)
-        connection.executemany(_INSERT_ORDER_UPDATE, history_rows)
-        connection.executemany(_INSERT_FILL, fill_rows)
-        connection.executemany(_INSERT_POSITION, position_rows)
+        # Rows are built and written a slice at a time, so memory stays bounded however long the run.
+        for start in range(0, max(len(orders), len(transitions), len(fills), len(positions)), _BULK_SLICE):
+            end = start + _BULK_SLICE
+            connection.executemany(
+                _UPSERT_ORDER, [_order_row(run_id, redact(o.client_order_id), o) for o in orders[start:end]]
+            )
+            connection.executemany(_INSERT_ORDER_UPDATE, [history_row(t) for t in transitions[start:end]])
+            connection.executemany(_INSERT_FILL, [_fill_row(run_id, fill, stamp) for fill in fills[start:end]])
+            connection.executemany(
+                _INSERT_POSITION, [_position_row(run_id, p, stamp(moment)) for p, moment in positions[start:end]]
+            )
         connection.execute("COMMIT")
 
     @guarded("recording a strategy's state")
@@ -363,7 +378,7 @@ def _order_row(run_id: str, client_order_id: str, order: Order) -> tuple[Any, ..
     )
 
 
-def _fill_row(run_id: str, fill: Fill) -> tuple[Any, ...]:
+def _fill_row(run_id: str, fill: Fill, stamp: Callable[[datetime], str] = iso) -> tuple[Any, ...]:
     return (
         run_id,
         redact(fill.fill_id),
@@ -375,16 +390,16 @@ def _fill_row(run_id: str, fill: Fill) -> tuple[Any, ...]:
         str(fill.fee),
         redact(fill.fee_currency),
         fill.liquidity.value,
-        iso(fill.timestamp),
+        stamp(fill.timestamp),
     )
 
 
-def _position_row(run_id: str, position: Position, timestamp: datetime) -> tuple[Any, ...]:
+def _position_row(run_id: str, position: Position, timestamp: str) -> tuple[Any, ...]:
     return (
         run_id,
         redact(position.symbol),
         str(position.quantity),
         str(position.average_price),
         str(position.realized_pnl),
-        iso(timestamp),
+        timestamp,
     )

@@ -127,7 +127,7 @@ def run_backtest(
     from tradekit.engine.backtest import run_backtest as loop
     from tradekit.engine.brokers import SimulatedBroker
     from tradekit.engine.core import Engine
-    from tradekit.engine.recording import DeferredRecorder
+    from tradekit.engine.recording import DeferredRecorder, NoRecorder
     from tradekit.journal import Journal
     from tradekit.report import compute_stats, trades_from_fills
 
@@ -155,7 +155,9 @@ def run_backtest(
     first = next(iter(data.values()))
     with Journal(settings.journal, durable=False) as journal:
         journal.start_run(run, config=_config_for_journal(settings, data))
-        recorder = DeferredRecorder(journal, run.run_id)
+        recorder: DeferredRecorder | NoRecorder = (
+            DeferredRecorder(journal, run.run_id) if settings.backtest.journal_orders else NoRecorder()
+        )
         engine = Engine(
             run=run,
             broker=SimulatedBroker(venue),
