@@ -196,3 +196,14 @@ def test_a_timeframe_that_matches_the_data_is_accepted(tradekit: Callable[..., A
     path = write_minutes(workdir / "ETH_USDT-1m.csv", list(range(40)))
     report = backtest_json(tradekit, "--no-files", "--data", str(path), "--timeframe", "1m", "--symbol", "ETH/USDT")
     assert (report["symbols"], report["timeframe"], report["bars"]) == (["ETH/USDT"], "1m", 40)
+
+
+def test_a_settings_table_for_a_plugin_that_is_not_installed_is_warned_about(
+    tradekit: Callable[..., Any], workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (workdir / "tradekit.toml").write_text("[plugins.strategy.sma_crsos]\nfast = 5\n")
+    result = tradekit("backtest", "--strategy", "sma_cross", "--no-files", "--json")
+    assert result.exit_code == 0
+    assert "[plugins.strategy.sma_crsos] is ignored: unknown strategy 'sma_crsos'; did you mean 'sma_cross'?" in (
+        caplog.text
+    )

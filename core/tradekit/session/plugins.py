@@ -7,6 +7,7 @@ anything runs, whatever the mode.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,16 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.errors import ConfigError, PluginLoadError
 from tradekit.hooks import HookFacade, new_plugin_manager
-from tradekit.plugin import Exchange, Notifier, Plugin, RiskRule, Strategy
+from tradekit.plugin import KINDS, Exchange, Notifier, Plugin, RiskRule, Strategy
 from tradekit.registry import Registry
 from tradekit.secrets import register_model_secrets
-from tradekit.settings import Settings, validate_plugin_settings
+from tradekit.settings import PluginTables, Settings, validate_plugin_settings
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from tradekit.domain.instruments import Instrument
     from tradekit.sim import SimulatedVenue
+
+
+log = logging.getLogger("tradekit.session")
 
 
 @dataclass
@@ -89,10 +93,7 @@ def load_plugins(settings: Settings, registry: Registry, *, origin: str) -> RunP
     strategy = create_plugin(registry, "strategy", settings.strategy, tables.strategy, origin)
     risk_rules = [create_plugin(registry, "risk", n, tables.risk, origin) for n in settings.risk]
     notifiers = [create_plugin(registry, "notifier", n, tables.notifier, origin) for n in settings.notifiers]
-    for table_kind, table in (("exchange", tables.exchange), ("strategy", tables.strategy)):
-        for name in table:
-            if not registry.find_any_kind(name):
-                raise ConfigError(f"[plugins.{table_kind}.{name}]: {registry.unknown_message(table_kind, name)}")
+    _warn_about_unused_tables(registry, tables)
     pm = new_plugin_manager()
     # Registration order is config order; the facade calls hooks in that order.
     pm.register(exchange, name=f"exchange:{exchange.name}")
@@ -108,6 +109,19 @@ def load_plugins(settings: Settings, registry: Registry, *, origin: str) -> RunP
         notifiers=notifiers,  # type: ignore[arg-type]
         hooks=HookFacade(pm),
     )
+
+
+def _warn_about_unused_tables(registry: Registry, tables: PluginTables) -> None:
+    """A settings table for a plugin that is not installed is probably a typo: say so, without stopping.
+
+    (A table for an installed plugin that this run does not use is normal: a
+    config file serves several runs.)
+    """
+    for kind in KINDS:
+        installed = registry.names(kind)
+        for name in getattr(tables, kind):
+            if name not in installed:
+                log.warning("[plugins.%s.%s] is ignored: %s", kind, name, registry.unknown_message(kind, name))
 
 
 def new_run_id() -> str:
