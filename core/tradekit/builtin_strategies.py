@@ -29,8 +29,8 @@ class SmaCrossSettings(PluginSettings):
     fraction: Decimal = Field(
         default=Decimal("0.95"),
         gt=0,
-        le=1,
-        description="Share of free cash spent on entry when no quantity is set.",
+        le=Decimal("0.99"),
+        description="Share of free cash spent on entry when no quantity is set (at most 0.99: fees need room).",
     )
 
     @model_validator(mode="after")

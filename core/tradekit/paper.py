@@ -8,6 +8,7 @@ backtest gives it; orders fill on the kernel's simulated venue
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,7 +46,12 @@ class PaperSettings(PluginSettings):
     min_notional: Decimal = Field(default=Decimal(0), ge=0, description="Smallest order value accepted.")
     maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1, description="Maker fee (0.001 = 0.1%).")
     taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1, description="Taker fee (0.001 = 0.1%).")
-    cash: Decimal = Field(default=Decimal(100_000), gt=0, description="Starting quote cash of the paper account.")
+    cash: Decimal = Field(
+        default=Decimal(100_000),
+        gt=0,
+        description="Quote cash behind paper's own order methods (used by tests and tools that drive the exchange "
+        "directly); backtests and runs start with `backtest.cash`.",
+    )
     pace: float = Field(
         default=0.0,
         ge=0,
@@ -108,8 +114,14 @@ class PaperExchange(Exchange):
         if key not in self._simulated:
             from tradekit.data import simulate_bars
 
+            # Each symbol gets its own market (the same seed would give every symbol the same prices).
+            seed = (
+                self.settings.seed
+                if symbol == self.settings.symbol
+                else self.settings.seed + zlib.crc32(symbol.encode())
+            )
             self._simulated[key] = simulate_bars(
-                seed=self.settings.seed,
+                seed=seed,
                 bars=self.settings.bars,
                 timeframe=timeframe,
                 start_price=self.settings.start_price,

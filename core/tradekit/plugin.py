@@ -70,7 +70,7 @@ class Plugin:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an exchange plugin supports; conformance suites and ``plugins doctor`` read it."""
+    """What an exchange plugin supports; ``tradekit plugins info`` shows it."""
 
     order_types: frozenset[OrderType] = frozenset({OrderType.MARKET, OrderType.LIMIT})
     trigger_directions: frozenset[TriggerDirection] = frozenset()
@@ -278,7 +278,8 @@ class Strategy(Plugin):
         read them by ``ctx.index`` in :meth:`on_bar`, instead of recomputing
         them from ``ctx.history()`` on every bar (a live run never calls this,
         so :meth:`on_bar` must still work without it). Every value at index
-        ``i`` must use only bars up to ``i``: conformance tests compare both ways.
+        ``i`` must use only bars up to ``i``; test that both ways decide alike
+        (``tests/engine/test_sma_cross_correctness.py`` does it for ``sma_cross``).
         """
 
     def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
@@ -289,7 +290,7 @@ class Strategy(Plugin):
         lookahead). The engine then calls :meth:`on_bar` only on those bars,
         and on bars where one of the strategy's resting orders may trigger.
         ``None`` (the default) means every bar. A strategy whose ``on_bar``
-        acts on a bar this array marks False is wrong; conformance tests run
+        acts on a bar this array marks False is wrong; test it by running
         both ways and compare.
         """
         return None

@@ -252,7 +252,7 @@ def format_validation_error(
         given = problem.get("input")
         shown = "***" if _is_secret_field(model, loc) else repr(_mask_secrets(model, loc, given))
         lines.append(f"{key}: got {shown}; {_expected(problem['msg'])}")
-    head = f"invalid configuration (from {origin} and {ENV_PREFIX}* environment variables):"
+    head = f"invalid configuration (from {origin}, {ENV_PREFIX}* environment variables or command-line options):"
     return head + "".join(f"\n  {line}" for line in lines)
 
 

@@ -96,6 +96,10 @@ def backtest(
     settings, origin = settings_from(ctx, overrides)
     registry = registry_from(ctx)
     date_from, date_to = parse_when(start, "--from"), parse_when(end, "--to")
+    if date_from is not None and date_to is not None and date_to <= date_from:
+        from tradekit.errors import ConfigError
+
+        raise ConfigError(f"--to {end} must be after --from {start}")
     for path in data_paths:
         if not path.exists():
             from tradekit.errors import DataError

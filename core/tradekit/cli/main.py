@@ -132,7 +132,7 @@ def _configure_logging(verbose: int) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; a user's mistake prints a message (no traceback) and sets the exit code."""
-    from tradekit.errors import UserError
+    from tradekit.errors import ExchangeError, UserError
 
     arguments = argv if argv is not None else sys.argv[1:]
     debug = "--debug" in arguments or os.environ.get("TRADEKIT_DEBUG") == "1"
@@ -151,6 +151,15 @@ def main(argv: list[str] | None = None) -> Any:
 
         click.echo(f"error: {redact(str(error))}", err=True)
         sys.exit(error.exit_code)
+    except ExchangeError as error:
+        from tradekit.secrets import redact
+
+        click.echo(
+            f"error: the exchange failed or refused: {redact(str(error))}\n"
+            "check the network, the exchange's status and your credentials, then run again",
+            err=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

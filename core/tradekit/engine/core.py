@@ -12,14 +12,13 @@ order goes through is here, once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, Severity
-from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderUpdate
+from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
 from tradekit.engine.ids import ClientOrderIds
@@ -149,6 +148,18 @@ class Engine:
         verdicts = self.hooks.risk_check(intent, self.risk_context()) if self._has_risk else []
         action, detail = combine_verdicts(verdicts)
         client_order_id = intent.client_order_id or self.ids.next()
+        if client_order_id in self.orders:
+            # Reusing an id would orphan the first order: its fills could no longer be told apart.
+            self.stats.errors += 1
+            self.notify(
+                EventKind.ERROR,
+                f"strategy {strategy.name} sent client order id {client_order_id} twice; the second intent "
+                "is dropped (each order needs an id of its own)",
+                Severity.ERROR,
+                {"client_order_id": client_order_id, "strategy": strategy.name},
+            )
+            log.error("strategy %s reused client order id %s; intent dropped", strategy.name, client_order_id)
+            return None
         if self.journal is not None and verdicts:
             self.journal.record_risk_verdicts(
                 self.run.run_id, intent, verdicts, action.value, self.now, client_order_id
@@ -172,7 +183,8 @@ class Engine:
             )
             return None
         if action is RiskAction.RESIZE:
-            resized = self.instruments[intent.symbol].round_quantity(detail)
+            # A rule may only shrink an order (hookspec): a larger answer is capped at what was asked.
+            resized = self.instruments[intent.symbol].round_quantity(min(detail, intent.quantity))
             if resized <= 0:
                 self.stats.risk_rejections += 1
                 return None
@@ -263,7 +275,20 @@ class Engine:
             # A venue may report the fill before the acknowledgement.
             previous_new = order.transition(OrderStatus.ACCEPTED, at=fill.timestamp)
             self._after_update(order, previous_new)
-        previous = order.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
+        try:
+            previous: OrderStatus | None = order.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
+        except InvalidTransitionError as error:
+            # A fill that raced a cancel (or arrived for an order thought refused) still happened
+            # on the venue: the money moved, so it is booked; the order keeps its final state.
+            self.stats.errors += 1
+            log.error("fill %s booked for an order in state %s: %s", fill.fill_id, order.status, error)
+            self.notify(
+                EventKind.ERROR,
+                f"late fill {fill.fill_id}: {error}",
+                Severity.ERROR,
+                {"client_order_id": fill.client_order_id},
+            )
+            previous = None
         position = self.ledger.apply_fill(fill)
         self.stats.fills += 1
         self.fill_log.append(FillRecord(self.index, fill))
@@ -271,24 +296,26 @@ class Engine:
             self.recorder.fill(fill, position)
         if self._observed["tradekit_fill"]:
             self.hooks.fill(fill, position)
-        self.notify(
-            EventKind.ORDER_FILLED,
-            f"filled {fill.side.value} {fill.quantity} {fill.symbol} at {fill.price}",
-            Severity.INFO,
-            {
-                "client_order_id": fill.client_order_id,
-                "symbol": fill.symbol,
-                "side": fill.side.value,
-                "quantity": str(fill.quantity),
-                "price": str(fill.price),
-                "fee": str(fill.fee),
-                "position": str(position.quantity),
-            },
-        )
+        if self._observed["tradekit_notify"]:
+            self.notify(
+                EventKind.ORDER_FILLED,
+                f"filled {fill.side.value} {fill.quantity} {fill.symbol} at {fill.price}",
+                Severity.INFO,
+                {
+                    "client_order_id": fill.client_order_id,
+                    "symbol": fill.symbol,
+                    "side": fill.side.value,
+                    "quantity": str(fill.quantity),
+                    "price": str(fill.price),
+                    "fee": str(fill.fee),
+                    "position": str(position.quantity),
+                },
+            )
         strategy = self.owners.get(fill.client_order_id)
         if strategy is not None:
             strategy.on_fill(self.context_for(strategy), fill)
-        self._after_update(order, previous)
+        if previous is not None:
+            self._after_update(order, previous)
 
     def _after_update(self, order: Order, previous: OrderStatus) -> None:
         if order.status.is_terminal:
@@ -306,7 +333,9 @@ class Engine:
                 Severity.WARNING,
                 {"client_order_id": order.client_order_id, "symbol": order.symbol, "reason": order.reason},
             )
-        elif order.status is OrderStatus.ACCEPTED and order.type.value != "market":
+        elif not self._observed["tradekit_notify"]:
+            pass  # order placed and cancelled events are not journaled: nobody to tell
+        elif order.status is OrderStatus.ACCEPTED and order.type is not OrderType.MARKET:
             self.notify(
                 EventKind.ORDER_PLACED,
                 f"placed {order.type.value} {order.side.value} {order.quantity} {order.symbol}"
@@ -392,7 +421,3 @@ class Engine:
             self.journal.record_event(self.run.run_id, event)
         if self._observed["tradekit_notify"]:
             self.hooks.notify(event)
-
-    def symbols_with_orders(self) -> Sequence[str]:
-        """Symbols that have a resting order of this run."""
-        return sorted({o.symbol for o in self._unfinished.values() if o.status.is_open})

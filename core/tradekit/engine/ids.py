@@ -32,7 +32,3 @@ class ClientOrderIds:
     def owns(self, client_order_id: str) -> bool:
         """Whether ``client_order_id`` was made for this run."""
         return client_order_id.startswith(self.prefix) and bool(_HEX.match(client_order_id))
-
-    def sequence_of(self, client_order_id: str) -> int:
-        """The sequence number inside one of this run's ids (to resume numbering after a restart)."""
-        return int(client_order_id[12:], 16)

@@ -9,20 +9,26 @@ decides on its close.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from tradekit.domain.bars import BarSeries, ns_to_datetime
 from tradekit.engine.context import EngineContext
+from tradekit.errors import ExchangeError
 
 if TYPE_CHECKING:
     from tradekit.engine.core import Engine
     from tradekit.plugin import Exchange, Strategy
     from tradekit.sim import SimulatedVenue
+
+
+log = logging.getLogger("tradekit.engine.live")
+T = TypeVar("T")
 
 
 class GrowingSeries:
@@ -82,6 +88,63 @@ class GrowingSeries:
         )
 
 
+class _Feed:
+    """Fetches the newest bars of every symbol, aligned on the times they all have, riding out venue hiccups.
+
+    Several symbols advance together: only bar times every symbol already has
+    are handed on, so bar ``i`` is the same moment for all of them and none is
+    seen ahead of another. A retryable exchange error (network, 5xx, rate
+    limit) is told to the hooks and retried with backoff; after
+    :data:`MAX_CONSECUTIVE_FAILURES` in a row, or on any other error, the run stops with it.
+    """
+
+    MAX_CONSECUTIVE_FAILURES = 8
+
+    def __init__(
+        self,
+        engine: Engine,
+        exchange: Exchange,
+        symbols: tuple[str, ...],
+        timeframe: str,
+        limit: int,
+        poll_interval: float,
+    ) -> None:
+        self.engine = engine
+        self.exchange = exchange
+        self.symbols = symbols
+        self.timeframe = timeframe
+        self.limit = limit
+        self.poll_interval = poll_interval
+
+    def fetch(self) -> dict[str, BarSeries]:
+        """The latest bars of each symbol, cut to the times all of them have."""
+        fresh: dict[str, BarSeries] = self.call(
+            "fetch_bars",
+            lambda: {s: self.exchange.fetch_bars(s, self.timeframe, limit=self.limit) for s in self.symbols},
+        )
+        if len(fresh) > 1:
+            from tradekit.engine.backtest import align
+
+            fresh = align(fresh)
+        return fresh
+
+    def call(self, operation: str, action: Callable[[], T]) -> T:
+        """Run ``action``, retrying retryable exchange errors with backoff."""
+        failures = 0
+        while True:
+            try:
+                return action()
+            except ExchangeError as error:
+                self.engine.stats.errors += 1
+                self.engine.hooks.exchange_error(self.exchange.name, operation, error)
+                failures += 1
+                if not error.retryable or failures >= self.MAX_CONSECUTIVE_FAILURES:
+                    raise
+                wait = getattr(error, "retry_after", None) or min(self.poll_interval * 2**failures, 60.0)
+                log.warning("%s %s failed (%s); retrying in %.1f s", self.exchange.name, operation, error, wait)
+                time.sleep(wait)
+
+
 @dataclass
 class LiveStatus:
     """What the loop reports after each bar, for the terminal display."""
@@ -107,7 +170,8 @@ def run_live(
 ) -> str:
     """Run until ``max_bars`` new bars, ``should_stop()``, or a simulated market's end; returns why it stopped."""
     history_needed = max(strategy.warmup, 1) + 1
-    series = {s: GrowingSeries(exchange.fetch_bars(s, timeframe, limit=history_needed)) for s in symbols}
+    feed = _Feed(engine, exchange, symbols, timeframe, history_needed, poll_interval)
+    series = {s: GrowingSeries(bars) for s, bars in feed.fetch().items()}
     context = EngineContext(engine, strategy, {s: g.view() for s, g in series.items()})
     engine.contexts[id(strategy)] = context
     first = symbols[0]
@@ -124,10 +188,10 @@ def run_live(
             return "stopped by the user"
         if max_bars is not None and seen >= max_bars:
             return f"reached --max-bars {max_bars}"
-        fresh = {s: exchange.fetch_bars(s, timeframe, limit=history_needed) for s in symbols}
+        fresh = feed.fetch()
         new_counts = {s: series[s].extend(bars) for s, bars in fresh.items()}
         if not new_counts[first]:
-            engine.drain()  # live events arrive between bars too
+            feed.call("poll_events", engine.drain)  # live events arrive between bars too
             if simulated:
                 return "the simulated market ended"
             time.sleep(poll_interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,12 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradekit.domain.bars import ns_to_datetime
 from tradekit.domain.events import EventKind, Severity
 from tradekit.domain.run import RunInfo, RunMode, RunSummary
-from tradekit.errors import ConfigError
+from tradekit.errors import ConfigError, DataError
 from tradekit.plugin import Exchange
 from tradekit.registry import Registry
-from tradekit.session.plugins import load_plugins, new_run_id, quote_of, simulated_venue
+from tradekit.session.plugins import RunPlugins, load_plugins, new_run_id, quote_of, simulated_venue
 from tradekit.settings import FillTiming, Settings
 
 if TYPE_CHECKING:
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from tradekit.engine.backtest import BacktestOutcome
     from tradekit.engine.core import EngineStats
     from tradekit.report import BacktestStats, Trade
+
+
+log = logging.getLogger("tradekit.session")
 
 
 @dataclass
@@ -77,11 +82,50 @@ def load_backtest_data(
             series = exchange.fetch_history(symbol, settings.timeframe, start, end)
             _check_timeframe(series, asked, f"exchange {exchange.name}")
             data[symbol] = _between(series, start, end, exchange.name)
-    if len(data) > 1:
-        from tradekit.engine.backtest import align
+    _warn_about_gaps(data)
+    return align_symbols(data)
 
-        data = align(data)
-    return data
+
+def align_symbols(data: dict[str, BarSeries]) -> dict[str, BarSeries]:
+    """Several symbols are traded on the times they all have; refuse what cannot be aligned."""
+    if len(data) < 2:
+        return data
+    from tradekit.engine.backtest import align
+
+    timeframes = {series.timeframe for series in data.values()}
+    if len(timeframes) > 1:
+        listed = ", ".join(f"{s.symbol} {s.timeframe}" for s in data.values())
+        raise DataError(f"the symbols of one backtest need bars of one timeframe; got {listed}")
+    aligned = align(data)
+    if len(next(iter(aligned.values()))) < 2:
+        spans = "; ".join(
+            f"{s.symbol} {s.datetime_at(0):%Y-%m-%d %H:%M} to {s.datetime_at(len(s) - 1):%Y-%m-%d %H:%M}"
+            for s in data.values()
+            if len(s)
+        )
+        raise DataError(
+            f"the symbols have fewer than 2 bar times in common, so they cannot be traded together: {spans}"
+        )
+    return aligned
+
+
+def _warn_about_gaps(data: dict[str, BarSeries]) -> None:
+    """Gaps are not errors (exchanges have outages), but a user should know of them."""
+    from tradekit.data import find_gaps
+
+    for series in data.values():
+        gaps = find_gaps(series)
+        if gaps:
+            longest = max(gaps, key=lambda gap: gap.missing_bars)
+            log.warning(
+                "%s (%s): %d gap(s) in the bars, %d bar(s) missing in all; the longest misses %d bar(s) after %s",
+                series.symbol,
+                series.source,
+                len(gaps),
+                sum(g.missing_bars for g in gaps),
+                longest.missing_bars,
+                ns_to_datetime(int(longest.start)).strftime("%Y-%m-%d %H:%M"),
+            )
 
 
 def _check_timeframe(series: BarSeries, asked: str | None, source: str) -> None:
@@ -134,10 +178,8 @@ def run_backtest(
     plugins = load_plugins(settings, registry, origin=origin)
     if data is None:
         data = load_backtest_data(settings, plugins.exchange, data_paths or [], start=start, end=end)
-    elif len(data) > 1:
-        from tradekit.engine.backtest import align
-
-        data = align(data)
+    else:
+        data = align_symbols(data)
     plugins.exchange.use_data(data)
     instruments = plugins.exchange.instruments(tuple(data))
     quote = quote_of(instruments)
@@ -154,7 +196,7 @@ def run_backtest(
     )
     first = next(iter(data.values()))
     with Journal(settings.journal, durable=False) as journal:
-        journal.start_run(run, config=_config_for_journal(settings, data))
+        journal.start_run(run, config=_config_for_journal(settings, plugins, data))
         recorder: DeferredRecorder | NoRecorder = (
             DeferredRecorder(journal, run.run_id) if settings.backtest.journal_orders else NoRecorder()
         )
@@ -190,17 +232,22 @@ def run_backtest(
         except BaseException as error:
             reason = f"error: {type(error).__name__}: {error}"
             recorder.flush()  # what the run did before it failed stays inspectable
-            journal.finish_run(
-                run.run_id,
-                RunSummary(
-                    run_id=run.run_id,
-                    reason=reason,
-                    ended_at=datetime.now(UTC),
-                    equity=engine.equity(),
-                    orders=engine.stats.orders,
-                    fills=engine.stats.fills,
-                ),
+            failed = RunSummary(
+                run_id=run.run_id,
+                reason=reason,
+                ended_at=datetime.now(UTC),
+                equity=engine.equity(),
+                orders=engine.stats.orders,
+                fills=engine.stats.fills,
             )
+            engine.notify(
+                EventKind.RUN_STOPPED,
+                f"backtest {run.run_id[:12]} stopped: {reason}",
+                Severity.ERROR,
+                {"reason": reason},
+            )
+            plugins.hooks.run_stopped(run, failed)
+            journal.finish_run(run.run_id, failed)
             plugins.close()
             raise
         recorder.flush()
@@ -247,7 +294,7 @@ def run_backtest(
     )
 
 
-def _config_for_journal(settings: Settings, data: dict[str, BarSeries]) -> dict[str, Any]:
-    config = settings.model_dump(mode="json")
+def _config_for_journal(settings: Settings, plugins: RunPlugins, data: dict[str, BarSeries]) -> dict[str, Any]:
+    config = plugins.journal_config(settings)
     config["data"] = {symbol: series.source for symbol, series in data.items()}
     return config

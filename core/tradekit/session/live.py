@@ -50,6 +50,9 @@ def prepare_live(
     settings: Settings, registry: Registry, *, origin: str, live: bool
 ) -> tuple[RunPlugins, tuple[str, ...]]:
     """Load and check everything a dry or live run needs, before asking anything of the user."""
+    from tradekit.data import timeframe_to_ns
+
+    timeframe_to_ns(settings.timeframe)  # an unknown timeframe is refused before anything starts
     plugins = load_plugins(settings, registry, origin=origin)
     if live and plugins.exchange.capabilities.simulated:
         raise ConfigError(
@@ -100,7 +103,7 @@ def run_live(
         started_at=datetime.now(UTC),
     )
     with Journal(settings.journal, durable=True) as journal:
-        journal.start_run(run, config=settings.model_dump(mode="json"))
+        journal.start_run(run, config=plugins.journal_config(settings))
         engine = Engine(
             run=run,
             broker=broker,

@@ -40,6 +40,23 @@ class RunPlugins:
     notifiers: list[Notifier]
     hooks: HookFacade
 
+    def all(self) -> list[Plugin]:
+        """Every plugin of the run, in config order."""
+        return [self.exchange, self.strategy, *self.risk_rules, *self.notifiers]
+
+    def journal_config(self, settings: Settings) -> dict[str, Any]:
+        """The run's settings for the journal: secrets masked, and only the tables of the plugins it loaded.
+
+        The raw ``[plugins.*]`` tables are left out: they may hold the keys of
+        plugins this run never loaded, whose secrets were never registered.
+        """
+        config = settings.model_dump(mode="json", exclude={"plugins"})
+        tables: dict[str, dict[str, Any]] = {}
+        for plugin in self.all():
+            tables.setdefault(plugin.kind, {})[plugin.name] = plugin.settings.model_dump(mode="json")
+        config["plugins"] = tables
+        return config
+
     def close(self) -> None:
         """Close notifiers (flushing their queues) and the exchange."""
         for notifier in self.notifiers:
@@ -88,6 +105,12 @@ def load_plugins(settings: Settings, registry: Registry, *, origin: str) -> RunP
             'no strategy named: pass --strategy NAME or set `strategy = "NAME"` in tradekit.toml; '
             f"installed: {', '.join(registry.names('strategy')) or '(none)'}"
         )
+    for key, names in (("risk", settings.risk), ("notifiers", settings.notifiers)):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ConfigError(
+                f"`{key}` names {', '.join(repeated)} more than once; each plugin runs once, name it once"
+            )
     tables = settings.plugins
     exchange = create_plugin(registry, "exchange", settings.exchange, tables.exchange, origin)
     strategy = create_plugin(registry, "strategy", settings.strategy, tables.strategy, origin)
