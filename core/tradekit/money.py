@@ -48,15 +48,51 @@ def round_to_step(value: Decimal, step: Decimal, mode: Rounding = "nearest") -> 
     ``mode`` is ``"down"`` (toward minus infinity), ``"up"`` or ``"nearest"``
     (ties to even). The result carries the step's exponent, so ``str()`` of a
     price shows exactly the tick's digits.
+
+    Every operation runs in :data:`MONEY_CONTEXT` whatever the thread's
+    context is; a result that needs more than its 34 significant digits at
+    the step's decimal places cannot be exact and raises ValueError.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, was {step}")
-    units = (value / step).quantize(Decimal(1), rounding=_MODES[mode], context=MONEY_CONTEXT)
-    return (units * step).quantize(step, context=MONEY_CONTEXT)
+    try:
+        units = MONEY_CONTEXT.divide(value, step).quantize(Decimal(1), rounding=_MODES[mode], context=MONEY_CONTEXT)
+        return MONEY_CONTEXT.multiply(units, step).quantize(step, context=MONEY_CONTEXT)
+    except decimal.InvalidOperation:
+        raise ValueError(
+            f"cannot round {value} to a step of {step} exactly: the result, written to the step's "
+            f"decimal places, needs more than {MONEY_CONTEXT.prec} significant digits; "
+            "use a smaller value or a coarser step"
+        ) from None
 
 
 def is_multiple_of(value: Decimal, step: Decimal) -> bool:
-    """True when ``value`` is a whole number of ``step``s."""
+    """True when ``value`` is a whole number of ``step``s.
+
+    The remainder is taken in :data:`MONEY_CONTEXT`, not the thread's context
+    (28 digits by default, too few for e.g. ``1e30`` in steps of ``0.01``).
+    Beyond its 34 digits of steps the answer is still exact: both numbers are
+    scaled to integers and compared with Python's unbounded ``int``.
+    """
     if step <= 0:
         raise ValueError(f"step must be positive, was {step}")
-    return (value % step) == 0
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value}")
+    try:
+        return bool(MONEY_CONTEXT.remainder(value, step).is_zero())
+    except decimal.InvalidOperation:
+        # The quotient has more digits than the context keeps: decide exactly on integers.
+        value_digits, value_exponent = _integer_and_exponent(value)
+        step_digits, step_exponent = _integer_and_exponent(step)
+        exponent = min(value_exponent, step_exponent)
+        scaled_value = value_digits * int(10 ** (value_exponent - exponent))
+        scaled_step = step_digits * int(10 ** (step_exponent - exponent))
+        return scaled_value % scaled_step == 0
+
+
+def _integer_and_exponent(value: Decimal) -> tuple[int, int]:
+    """``(n, e)`` with ``value == n * 10**e`` exactly, for a finite Decimal."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # only NaN and infinities have a letter here
+    n = int("".join(map(str, digits)) or "0")
+    return (-n if sign else n), exponent

@@ -1,4 +1,4 @@
-"""What the engine does with the awkward cases: reused ids, late fills, greedy resizes, lagging symbols, flaky venues."""
+"""The awkward cases: reused ids, late fills, greedy resizes, lagging symbols, flaky venues."""
 
 from __future__ import annotations
 

@@ -141,19 +141,44 @@ def test_an_inconsistent_order_intent_is_refused_saying_why(fields: dict[str, ob
         OrderIntent(**arguments)  # type: ignore[arg-type]
 
 
-def test_consistent_order_intents_of_every_type_are_accepted() -> None:
+def test_consistent_order_intents_of_every_type_are_accepted_with_the_fields_given() -> None:
     common = {"symbol": "BTC/USDT", "side": Side.SELL, "quantity": Decimal("0.1")}
-    OrderIntent(**common)  # type: ignore[arg-type]
-    OrderIntent(**common, type=OrderType.LIMIT, price=Decimal(10), post_only=True)  # type: ignore[arg-type]
-    OrderIntent(  # type: ignore[arg-type]
+    market = OrderIntent(**common)  # type: ignore[arg-type]
+    limit = OrderIntent(**common, type=OrderType.LIMIT, price=Decimal(10), post_only=True)  # type: ignore[arg-type]
+    stop = OrderIntent(  # type: ignore[arg-type]
         **common, type=OrderType.STOP, trigger_price=Decimal(9), trigger_direction=TriggerDirection.FALLING
     )
-    OrderIntent(  # type: ignore[arg-type]
+    stop_limit = OrderIntent(  # type: ignore[arg-type]
         **common,
         type=OrderType.STOP_LIMIT,
         price=Decimal(8),
         trigger_price=Decimal(9),
         trigger_direction=TriggerDirection.FALLING,
+    )
+
+    def fields(intent: OrderIntent) -> tuple[object, ...]:
+        return (
+            intent.symbol,
+            intent.side,
+            intent.quantity,
+            intent.type,
+            intent.price,
+            intent.trigger_price,
+            intent.trigger_direction,
+            intent.post_only,
+        )
+
+    sell = ("BTC/USDT", Side.SELL, Decimal("0.1"))
+    assert fields(market) == (*sell, OrderType.MARKET, None, None, None, False)
+    assert fields(limit) == (*sell, OrderType.LIMIT, Decimal(10), None, None, True)
+    assert fields(stop) == (*sell, OrderType.STOP, None, Decimal(9), TriggerDirection.FALLING, False)
+    assert fields(stop_limit) == (
+        *sell,
+        OrderType.STOP_LIMIT,
+        Decimal(8),
+        Decimal(9),
+        TriggerDirection.FALLING,
+        False,
     )
 
 

@@ -113,7 +113,7 @@ def test_a_malformed_parameter_says_how_to_write_it(run_main: RunMain) -> None:
 def test_a_table_for_a_plugin_that_is_not_installed_is_warned_about_not_refused(
     run_main: RunMain, config: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """One config file serves several runs, so a table for another plugin is normal; an uninstalled one is a likely typo."""
+    """A config file serves several runs; a table for a plugin that is not installed is likely a typo."""
     path = config("[plugins.strategy.sma_crosss]\nfast = 5\n")
 
     result = run_main("--config", path, "backtest", "--strategy", "sma_cross", "--no-files")
@@ -307,7 +307,7 @@ def test_every_problem_of_a_plugin_table_is_listed_on_its_own_line() -> None:
     with pytest.raises(ConfigError) as raised:
         validate({"url": "x", "token": "abcdefghijkl", "retries": -1, "colour": "red"})
     lines = str(raised.value).splitlines()
-    assert lines[0] == "invalid configuration (from my.toml and TRADEKIT_* environment variables):"
+    assert lines[0] == "invalid configuration (from my.toml, TRADEKIT_* environment variables or command-line options):"
     assert "  plugins.notifier.webhook.url: got 'x'; expected a valid value (string should have at least 8" in (
         "\n".join(lines)
     )

@@ -399,6 +399,15 @@ def _timestamps(values: pd.Series, path: Path) -> IntArray:
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.notna().all():
         return _epoch_to_ns(numbers, path)
+    if 2 * int(numbers.notna().sum()) > len(values):
+        # Mostly epoch numbers: blame the rows that are not numbers, not the first row no date format reads.
+        raise _first_bad(
+            numbers.isna().to_numpy(dtype=bool),
+            values,
+            "which is not a number, while most rows hold epoch times (seconds or milliseconds)",
+            "the time",
+            path,
+        )
     best: pd.DatetimeIndex | None = None
     for time_format in _TIME_FORMATS:
         parsed = pd.DatetimeIndex(pd.to_datetime(values, format=time_format, utc=True, errors="coerce"))

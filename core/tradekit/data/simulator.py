@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 import numpy as np
@@ -142,13 +142,15 @@ def simulate_market(
 
     Deterministic per ``seed``; the series' source is ``simulated:seed=<seed>``.
     Raises :class:`~tradekit.errors.ConfigError` for a bad timeframe, a count
-    below one or a price that is not positive.
+    below one, a price that is not positive, or bars that would run past
+    2262-04-11 (the end of int64 nanosecond timestamps).
     """
     bar_ns = timeframe_to_ns(timeframe)
     if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
         raise ConfigError(f"bars must be a whole number of at least 1, was {bars!r}")
     if not math.isfinite(start_price) or start_price < _TICK:
         raise ConfigError(f"start_price must be a finite price of at least one tick ({_TICK}), was {start_price!r}")
+    first_ns = _first_timestamp_ns(start, bars, bar_ns, timeframe)
     # One stream per drawn array, each read from its start, so a longer run begins with the shorter one.
     streams = np.random.default_rng(seed).spawn(7)
     regime_rng, volatility_rng, shock_rng, jump_time_rng, jump_size_rng, excursion_rng, volume_rng = streams
@@ -185,10 +187,6 @@ def simulate_market(
     size = np.abs(np.log(close / open_)) / base
     volume = np.round(mean_volume * (0.4 + 0.6 * size) * np.exp(_VOLUME_NOISE * volume_rng.standard_normal(bars)), 6)
 
-    start_at = _DEFAULT_START if start is None else start
-    if start_at.tzinfo is None:
-        start_at = start_at.replace(tzinfo=UTC)
-    first_ns = (int(start_at.timestamp()) * 1_000_000 + start_at.microsecond) * 1000
     series = BarSeries(
         symbol=symbol,
         timeframe=timeframe,
@@ -202,6 +200,33 @@ def simulate_market(
         metadata={"model": "regime-switching stochastic volatility", "seed": str(seed)},
     )
     return SimulatedMarket(bars=series, regimes=regimes, volatility=volatility, seed=seed)
+
+
+def _first_timestamp_ns(start: datetime | None, bars: int, bar_ns: int, timeframe: str) -> int:
+    """The first bar's open in ns; ConfigError if the last one would not fit in int64 nanoseconds."""
+    start_at = _DEFAULT_START if start is None else start
+    if start_at.tzinfo is None:
+        start_at = start_at.replace(tzinfo=UTC)
+    first_ns = (int(start_at.timestamp()) * 1_000_000 + start_at.microsecond) * 1000
+    last_ns = first_ns + (bars - 1) * bar_ns
+    if first_ns < -(2**63):
+        raise ConfigError(
+            f"start {start_at.isoformat()} is before 1677-09-21, the first date int64 nanosecond "
+            "timestamps can hold; start later"
+        )
+    if last_ns < 2**63:
+        return first_ns
+    # numpy would wrap around silently and the series would end centuries before it began.
+    try:
+        last = (start_at + timedelta(microseconds=(bars - 1) * bar_ns // 1000)).isoformat()
+    except OverflowError:
+        last = "beyond the year 9999"
+    most = max((2**63 - 1 - first_ns) // bar_ns + 1, 0)
+    raise ConfigError(
+        f"bars={bars} of {timeframe} from {start_at.isoformat()} would reach {last}, past "
+        f"2262-04-11, the last date int64 nanosecond timestamps can hold; use bars={most} or fewer, "
+        "a shorter timeframe or an earlier start"
+    )
 
 
 def _regime_chain(rng: np.random.Generator, bars: int) -> NDArray[np.int8]:

@@ -181,7 +181,8 @@ def _next_index(
         if candidate == i + 1:
             break
         if venue.has_resting(symbol):
-            trigger = venue.next_trigger_index(symbol, h, lo, i + 1)
+            # Bounded by the wake-up already known: a far-off resting level must not cost a scan to the end.
+            trigger = venue.next_trigger_index(symbol, h, lo, i + 1, stop=candidate)
             if trigger is not None and trigger < candidate:
                 candidate = trigger
     return candidate

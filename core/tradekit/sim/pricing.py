@@ -144,16 +144,27 @@ def intrabar_path(open: PriceT, high: PriceT, low: PriceT, close: PriceT) -> tup
 
 
 def first_reach_index(
-    high: FloatArray, low: FloatArray, below: float, above: float, start: int, chunk: int = 256
+    high: FloatArray,
+    low: FloatArray,
+    below: float,
+    above: float,
+    start: int,
+    chunk: int = 256,
+    stop: int | None = None,
 ) -> int | None:
-    """The first ``i >= start`` with ``low[i] <= below`` or ``high[i] >= above``, or None.
+    """The first ``i`` in ``[start, stop)`` with ``low[i] <= below`` or ``high[i] >= above``, or None.
 
     Pass ``-inf`` for ``below`` or ``+inf`` for ``above`` to leave that side out.
-    The arrays are scanned in chunks that double in size (``chunk``, then twice
-    that...), so a level reached soon costs little and one never reached costs
-    about two passes of numpy over the rest of the data.
+    ``stop`` (exclusive, default: the end of the data) bounds the scan: a caller
+    that only needs to know whether a bar wakes before some later index passes
+    it, so a level never reached costs the bars up to ``stop``, not the rest of
+    the data. The arrays are scanned in chunks that double in size (``chunk``,
+    then twice that...), so a level reached soon costs little and one never
+    reached costs about two passes of numpy over the scanned range.
     """
     n = min(len(high), len(low))
+    if stop is not None:
+        n = min(n, stop)
     check_low = below != float("-inf")
     check_high = above != float("inf")
     if start >= n or not (check_low or check_high):

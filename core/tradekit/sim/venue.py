@@ -371,7 +371,9 @@ class SimulatedVenue:
         """
         return self._account.balances()
 
-    def next_trigger_index(self, symbol: str, high: FloatArray, low: FloatArray, start: int) -> int | None:
+    def next_trigger_index(
+        self, symbol: str, high: FloatArray, low: FloatArray, start: int, stop: int | None = None
+    ) -> int | None:
         """The first bar ``i >= start`` on which a resting order of ``symbol`` could fill or trigger, or None.
 
         Judged from the bar's high and low only: a buy limit or falling trigger
@@ -379,14 +381,17 @@ class SimulatedVenue:
         ``high[i] >= level``; an order waiting for the next open (a market
         order, a deferred arrival, a triggered stop not yet filled) wakes at
         ``start``. Never later than :meth:`process_bar` would act (it may be
-        earlier, e.g. with a volume cap).
+        earlier, e.g. with a volume cap). With ``stop`` only bars before it
+        (exclusive) are looked at: None then means nothing wakes before ``stop``,
+        which is all the engine needs to know when its next wake-up is ``stop``.
         """
-        if not self._account.book.get(symbol) or start >= len(high):
+        end = len(high) if stop is None else min(stop, len(high))
+        if not self._account.book.get(symbol) or start >= end:
             return None
         below, above, due = self._levels(symbol)
         if due:
             return start
-        return first_reach_index(high, low, below, above, start)
+        return first_reach_index(high, low, below, above, start, stop=end)
 
     def _levels(self, symbol: str) -> tuple[float, float, bool]:
         """The prices that wake ``symbol``'s book: (from above, from below, due at the next open).
