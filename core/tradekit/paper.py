@@ -186,6 +186,10 @@ class PaperExchange(Exchange):
         return self.settings.maker_fee, self.settings.taker_fee
 
     # -- orders: paper is a complete exchange, backed by a simulated venue -------------
+    # Backtests and runs do not use these: they fill on the engine's own simulated venue,
+    # which sees every bar. These serve code that drives the exchange directly (tests,
+    # tools): market orders fill at the last revealed close; resting orders rest, since
+    # this venue is not shown the bars.
 
     def venue(self) -> SimulatedVenue:
         """The simulated venue behind this exchange's own order methods."""
