@@ -9,6 +9,8 @@ naming the file and what to do.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -235,20 +237,12 @@ def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
                 f"(it holds tables {', '.join(sorted(tables)[:5])})",
                 hint="Give the journal a path of its own.",
             )
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(connection):
             # Another process may have created it between our look and our lock.
             if not _table_names(connection):
                 for statement in _statements(_TABLES):
                     connection.execute(statement)
-                connection.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                    (SCHEMA_VERSION, datetime.now(UTC).isoformat(timespec="microseconds")),
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+                _record_version(connection, SCHEMA_VERSION)
     version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
     if version is None:
         raise UserError(f"the run journal {path} has no schema version", hint=_DAMAGED_HINT)
@@ -263,8 +257,7 @@ def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
 
 
 def _migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate_transaction(connection):
         for target in range(version + 1, SCHEMA_VERSION + 1):
             if target not in MIGRATIONS:
                 raise UserError(
@@ -274,14 +267,26 @@ def _migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
                 )
             for statement in MIGRATIONS[target]:
                 connection.execute(statement)
-            connection.execute(
-                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                (target, datetime.now(UTC).isoformat(timespec="microseconds")),
-            )
+            _record_version(connection, target)
+
+
+@contextmanager
+def immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if anything raises."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def _record_version(connection: sqlite3.Connection, version: int) -> None:
+    connection.execute(
+        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+        (version, datetime.now(UTC).isoformat(timespec="microseconds")),
+    )
 
 
 def _table_names(connection: sqlite3.Connection) -> set[str]:
