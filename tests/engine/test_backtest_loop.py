@@ -362,3 +362,46 @@ def test_a_backtest_journals_every_order_at_its_end_unless_asked_not_to(tmp_path
     assert (lean_orders, lean_fills) == ([], [])
     assert lean_run.ended_at is not None and lean_report is not None
     assert lean.trades == full.trades
+
+
+def test_a_long_backtest_journals_in_batches_and_forgets_finished_orders_without_losing_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written a few order states at a time and keeping two finished orders, the journal still has them all."""
+    import tradekit.domain.order_memory as order_memory
+    import tradekit.engine.recording as recording
+    from tradekit.journal import Journal
+    from tradekit.registry import Registry
+    from tradekit.session import run_backtest
+    from tradekit.settings import load_settings
+
+    def backtest(name: str):  # type: ignore[no-untyped-def]
+        settings = load_settings(
+            None,
+            {
+                "strategy": "sma_cross",
+                "journal": tmp_path / f"{name}.sqlite3",
+                "plugins": {"exchange": {"paper": {"bars": 3000}}},
+            },
+        )
+        result = run_backtest(settings, Registry(), origin="test")
+        with Journal(settings.journal) as journal:
+            run_id = result.run.run_id
+            orders = journal.orders(run_id)
+            histories = [
+                [status.value for _, status, _ in journal.order_history(run_id, o.client_order_id)] for o in orders
+            ]
+            return result, orders, histories, journal.fills(run_id)
+
+    reference, ref_orders, ref_histories, ref_fills = backtest("whole")
+    monkeypatch.setattr(recording, "DEFERRED_BATCH", 7)
+    monkeypatch.setattr(order_memory, "DEFAULT_KEEP_FINISHED", 2)
+    batched, orders, histories, fills = backtest("batched")
+    assert reference.engine_stats.orders > 20
+    assert len(orders) == len(ref_orders) == batched.engine_stats.orders
+    assert [(o.side, o.status, o.filled_quantity, o.average_fill_price) for o in orders] == [
+        (o.side, o.status, o.filled_quantity, o.average_fill_price) for o in ref_orders
+    ]
+    assert histories == ref_histories and all(h == ["new", "accepted", "filled"] for h in histories)
+    assert [(f.price, f.quantity) for f in fills] == [(f.price, f.quantity) for f in ref_fills]
+    assert batched.trades == reference.trades

@@ -229,3 +229,30 @@ def test_data_files_of_different_timeframes_are_not_traded_together(
     )
     assert result.exit_code == 2
     assert "need bars of one timeframe; got AAA/USDT 1m, BBB/USDT 5m" in result.stderr
+
+
+def test_an_id_is_refused_as_reused_even_after_its_finished_order_was_forgotten(
+    make_rig: Any, make_bars: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tradekit.domain.order_memory.DEFAULT_KEEP_FINISHED", 0)
+    same = "cd" * 16
+
+    class Twice(Strategy):
+        def __init__(self) -> None:
+            super().__init__(name="twice")
+            self.ids: list[str | None] = []
+
+        def on_bar(self, ctx: StrategyContext) -> None:
+            if ctx.index < 2:
+                intent = OrderIntent(
+                    symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("1"), client_order_id=same
+                )
+                self.ids.append(ctx.submit(intent))
+
+    rig = make_rig()
+    strategy = Twice()
+    rig.run(strategy, {"BTC/USDT": make_bars([100.0, 100.0, 100.0])})
+    assert strategy.ids == [same, None]
+    assert same not in rig.engine.orders  # finished and forgotten: nothing kept to look up
+    assert rig.engine.stats.errors == 1 and rig.engine.stats.fills == 1
+    assert rig.venue.fetch_order(same) is None

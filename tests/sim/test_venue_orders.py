@@ -634,3 +634,19 @@ def test_fok_waiting_for_the_open_expires_when_the_volume_limit_cannot_fill_it_w
     venue.submit(order, NOW, None)
     venue.process_bar(BTC.symbol, NOW, 100.0, 101.0, 99.0, 100.0, 10.0)  # at most 1 per bar
     assert order.status is OrderStatus.EXPIRED and order.filled_quantity == 0
+
+
+def test_a_duplicate_refused_leaves_the_first_order_open_and_an_id_stays_taken_once_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tradekit.domain.order_memory.DEFAULT_KEEP_FINISHED", 0)
+    venue = make_venue()
+    first = make_order(Side.BUY, "1", OrderType.LIMIT, price="90", client_order_id="same")
+    venue.submit(first, NOW, D("100"))
+    venue.submit(make_order(Side.BUY, "1", OrderType.LIMIT, price="91", client_order_id="same"), NOW, D("100"))
+    assert venue.fetch_order("same") is first and venue.open_orders() == [first]
+    venue.cancel("same", NOW)
+    assert venue.fetch_order("same") is None  # finished, and no finished order is kept
+    third = make_order(Side.BUY, "1", OrderType.LIMIT, price="92", client_order_id="same")
+    venue.submit(third, NOW, D("100"))
+    assert third.status is OrderStatus.REJECTED and venue.open_orders() == []

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, Severity
+from tradekit.domain.order_memory import OrderMemory
 from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
@@ -80,6 +81,7 @@ class Engine:
         journal: Journal | None = None,
         ids: ClientOrderIds | None = None,
         recorder: Recorder | None = None,
+        keep_finished: int | None = None,
     ) -> None:
         self.run = run
         self.broker = broker
@@ -95,10 +97,9 @@ class Engine:
         self.start_cash = cash
         self.ledger = Ledger(cash={quote_currency: cash}, instruments=dict(instruments))
         self.ids = ids or ClientOrderIds(run.run_id)
-        self.orders: dict[str, Order] = {}
-        # Orders not yet in a final state, so per-order questions (open orders,
-        # free cash) do not scan the run's whole history.
-        self._unfinished: dict[str, Order] = {}
+        # Open orders, the latest finished ones, and every id used: a long backtest does not keep
+        # (and make the garbage collector walk) every order it ever sent.
+        self.orders = OrderMemory(keep_finished)
         self.owners: dict[str, Strategy] = {}
         self.contexts: dict[int, Any] = {}
         self.fill_log: list[FillRecord] = []
@@ -148,7 +149,7 @@ class Engine:
         verdicts = self.hooks.risk_check(intent, self.risk_context()) if self._has_risk else []
         action, detail = combine_verdicts(verdicts)
         client_order_id = intent.client_order_id or self.ids.next()
-        if client_order_id in self.orders:
+        if self.orders.used(client_order_id):
             # Reusing an id would orphan the first order: its fills could no longer be told apart.
             self.stats.errors += 1
             self.notify(
@@ -190,8 +191,7 @@ class Engine:
                 return None
             intent = intent.model_copy(update={"quantity": resized})
         order = Order.from_intent(intent, client_order_id, created_at=self.now)
-        self.orders[client_order_id] = order
-        self._unfinished[client_order_id] = order
+        self.orders.add(order)
         self.owners[client_order_id] = strategy
         self.stats.orders += 1
         if self.recorder is not None:
@@ -319,7 +319,9 @@ class Engine:
 
     def _after_update(self, order: Order, previous: OrderStatus) -> None:
         if order.status.is_terminal:
-            self._unfinished.pop(order.client_order_id, None)
+            forgotten = self.orders.finished(order.client_order_id)
+            if forgotten is not None:
+                self.owners.pop(forgotten, None)
         if self.recorder is not None:
             self.recorder.order(order)
         if self._observed["tradekit_order_updated"]:
@@ -379,12 +381,12 @@ class Engine:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """This run's orders that may still fill."""
-        return [o for o in self._unfinished.values() if o.status.is_open and (symbol is None or o.symbol == symbol)]
+        return [o for o in self.orders.unfinished() if o.status.is_open and (symbol is None or o.symbol == symbol)]
 
     def free_cash(self) -> Decimal:
         """Quote cash not held back by this run's resting buy orders."""
         locked = Decimal(0)
-        for order in self._unfinished.values():
+        for order in self.orders.unfinished():
             if order.status.is_open and order.side.value == "buy":
                 price = order.price or order.trigger_price or self.price(order.symbol)
                 locked += price * order.remaining_quantity

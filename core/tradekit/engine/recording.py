@@ -2,9 +2,11 @@
 
 Live and dry runs write each record as it happens (:class:`DirectRecorder`):
 a run that dies leaves everything it did. A backtest captures the same records
-in memory, cheaply, and writes them in one transaction when it ends or fails
+in memory, cheaply, and writes them in bulk, a transaction per
+:data:`DEFERRED_BATCH` records and one when it ends or fails
 (:class:`DeferredRecorder`): serializing tens of thousands of orders one by one
-would cost more than the backtest itself.
+would cost more than the backtest itself, and holding them all until the end
+would cost memory in proportion to the run's length.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ if TYPE_CHECKING:
     from tradekit.domain.portfolio import Position
     from tradekit.journal import Journal
     from tradekit.journal.store import OrderTransition
+
+
+#: Order states captured by a DeferredRecorder before it writes what it holds.
+DEFERRED_BATCH = 5_000
 
 
 class Recorder(Protocol):
@@ -71,11 +77,12 @@ class NoRecorder:
 
 
 class DeferredRecorder:
-    """Captures records in memory; :meth:`flush` writes them all in one transaction."""
+    """Captures records in memory and writes them in bulk: every ``batch`` order states, and at :meth:`flush`."""
 
-    def __init__(self, journal: Journal, run_id: str) -> None:
+    def __init__(self, journal: Journal, run_id: str, batch: int | None = None) -> None:
         self.journal = journal
         self.run_id = run_id
+        self.batch = DEFERRED_BATCH if batch is None else batch
         self._orders: dict[str, Order] = {}
         self._transitions: list[OrderTransition] = []
         self._fills: list[Fill] = []
@@ -87,6 +94,8 @@ class DeferredRecorder:
 
         self._orders[order.client_order_id] = order
         self._transitions.append(OrderTransition.of(order))
+        if len(self._transitions) >= self.batch:
+            self.flush()
 
     def fill(self, fill: Fill, position: Position) -> None:
         """Keep the fill and the position after it."""
@@ -94,13 +103,13 @@ class DeferredRecorder:
         self._positions.append((position, fill.timestamp))
 
     def flush(self) -> None:
-        """Write what was captured, then forget it."""
+        """Write what was captured, then forget it; open orders are kept, to be written again as they change."""
         if not (self._orders or self._fills):
             return
         self.journal.record_orders_in_bulk(
             self.run_id, list(self._orders.values()), self._transitions, self._fills, self._positions
         )
-        self._orders = {}
+        self._orders = {key: order for key, order in self._orders.items() if not order.status.is_terminal}
         self._transitions = []
         self._fills = []
         self._positions = []

@@ -67,6 +67,7 @@ from itertools import pairwise
 
 from tradekit.domain.bars import FloatArray
 from tradekit.domain.instruments import Instrument, InstrumentKind
+from tradekit.domain.order_memory import OrderMemory
 from tradekit.domain.orders import (
     Fill,
     Liquidity,
@@ -152,7 +153,10 @@ class SimulatedVenue:
     starting cash per currency (quote currencies: base holdings come from
     fills), ``fees`` the maker and taker rates, ``slippage`` what taker fills
     lose (none by default), ``volume_limit`` the largest fraction of a bar's
-    volume one order may fill in that bar (no cap by default).
+    volume one order may fill in that bar (no cap by default). Like a real
+    venue's order history, :meth:`fetch_order` reaches back over every open
+    order and the latest ``keep_finished`` finished ones; a client order id is
+    refused as a duplicate however long ago it was used.
     """
 
     def __init__(
@@ -164,6 +168,7 @@ class SimulatedVenue:
         *,
         volume_limit: Decimal | None = None,
         name: str = "paper",
+        keep_finished: int | None = None,
     ) -> None:
         for symbol, instrument in instruments.items():
             if symbol != instrument.symbol:
@@ -191,8 +196,9 @@ class SimulatedVenue:
         self.slippage: Slippage = slippage if slippage is not None else NoSlippage()
         self.volume_limit = volume_limit
         self._account = Account(self.instruments, starting, fees)
-        # Every order ever submitted, for fetch_order; open ones also sit in the account's book.
-        self._orders: dict[str, Order] = {}
+        # Open orders and the latest finished ones, for fetch_order, and every id ever used, to refuse a
+        # reused one; open orders also sit in the account's book.
+        self._orders = OrderMemory(keep_finished)
         self._events: list[OrderUpdate | Fill] = []
         self._sequence = 0
         # Per symbol: (highest level woken from above, lowest woken from below, something due at the open),
@@ -228,7 +234,7 @@ class SimulatedVenue:
                 f"order {order.client_order_id} is {order.status}; only a NEW order can be submitted"
             )
         client_order_id = order.client_order_id
-        if client_order_id in self._orders:
+        if self._orders.used(client_order_id):
             self._reject(
                 order,
                 now,
@@ -236,7 +242,7 @@ class SimulatedVenue:
                 "with it; send a new id",
             )
             return
-        self._orders[client_order_id] = order
+        self._orders.add(order)
         instrument = self.instruments.get(order.symbol)
         if instrument is None:
             known = ", ".join(sorted(self.instruments)) or "nothing"
@@ -348,7 +354,7 @@ class SimulatedVenue:
         return [resting.order for resting in sorted(every, key=lambda r: r.sequence)]
 
     def fetch_order(self, client_order_id: str) -> Order | None:
-        """Any order this venue has seen (open, finished or rejected), in its current state."""
+        """An open order, or one of the latest ``keep_finished`` finished ones, in its current state."""
         return self._orders.get(client_order_id)
 
     def has_resting(self, symbol: str) -> bool:
@@ -607,6 +613,8 @@ class SimulatedVenue:
 
     def _reject(self, order: Order, now: datetime, reason: str) -> None:
         order.transition(_REJECTED, at=now, reason=reason)
+        if self._orders.get(order.client_order_id) is order:  # not a duplicate's first order, which lives on
+            self._orders.finished(order.client_order_id)
         self._events.append(self._update(order, now, reason))
 
     def _close(self, resting: Resting, status: OrderStatus, now: datetime, reason: str) -> None:
@@ -618,5 +626,6 @@ class SimulatedVenue:
 
     def _remove(self, resting: Resting) -> None:
         """Take a finished order off the book (if it got there)."""
+        self._orders.finished(resting.order.client_order_id)
         if self._account.remove(resting):
             self._wake_levels.pop(resting.order.symbol, None)
