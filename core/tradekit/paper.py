@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field
 
+from tradekit.domain.bars import datetime_to_ns
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import OrderType, TriggerDirection
 from tradekit.indicators import price_scale
@@ -136,21 +137,42 @@ class PaperExchange(Exchange):
     def fetch_bars(
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
     ) -> BarSeries:
-        """Closed bars so far on the paper clock: ``history`` bars, then one more per call (or per ``pace``)."""
+        """Closed bars so far on the paper clock: ``history`` bars, then one more per call (or per ``pace``).
+
+        The clock never stands before ``since``: asking for the bars since a
+        time moves it to that bar at least, which is how a resumed run picks up
+        the market where it left it.
+        """
         self._timeframe = timeframe
         market = self.market(symbol, timeframe)
-        if self.settings.pace > 0:
-            revealed = self.settings.history + int((monotonic() - self._started) / self.settings.pace)
-        else:
-            self._polls += 1
-            revealed = self.settings.history + self._polls
-        end = min(revealed, len(market))
         start = 0
         if since is not None:
-            start = int(np.searchsorted(market.timestamps, int(since.timestamp() * 1e9), side="left"))
+            start = int(np.searchsorted(market.timestamps, datetime_to_ns(since), side="left"))
+            behind = start + 1 - self._revealed()
+            if behind > 0:
+                if self.settings.pace > 0:
+                    self._started -= behind * self.settings.pace
+                else:
+                    self._polls += behind
+        if self.settings.pace > 0:
+            revealed = self._revealed()
+        else:
+            self._polls += 1
+            revealed = self._revealed()
+        end = min(revealed, len(market))
         if limit is not None:
             start = max(start, end - limit)
         return market.slice(min(start, end), end)
+
+    def market_ended(self, symbol: str, timeframe: str) -> bool:
+        """Whether the paper clock has reached the end of the simulated market (or of the attached data)."""
+        return self._revealed() >= len(self.market(symbol, timeframe))
+
+    def _revealed(self) -> int:
+        """How many bars of the market the paper clock has reached."""
+        if self.settings.pace > 0:
+            return self.settings.history + int((monotonic() - self._started) / self.settings.pace)
+        return self.settings.history + self._polls
 
     def fetch_history(self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> BarSeries:
         """The whole simulated market (or attached data) in ``[start, end)``: a backtest sees all of it."""

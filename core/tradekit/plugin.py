@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order, OrderIntent, OrderUpdate
     from tradekit.domain.portfolio import Balance, Position
     from tradekit.domain.run import RiskContext
+    from tradekit.indicators_incremental import Indicators
+    from tradekit.report.strategy_report import StrategyReport
 
 KINDS: tuple[str, ...] = ("exchange", "strategy", "risk", "notifier", "model")
 
@@ -182,6 +184,10 @@ class Exchange(Plugin):
         """Optional. Every closed candle in ``[start, end)`` for a backtest; by default :meth:`fetch_bars`."""
         return self.fetch_bars(symbol, timeframe, since=start)
 
+    def market_ended(self, symbol: str, timeframe: str) -> bool:
+        """Optional. Whether a simulated market has shown its last bar (a run then stops); real ones never end."""
+        return False
+
 
 # --- strategy ------------------------------------------------------------------
 
@@ -248,21 +254,56 @@ class StrategyContext(Protocol):
         """Journal the strategy's state (JSON-serialisable) so a restart can rebuild it."""
         ...
 
+    def wake_when(
+        self,
+        symbol: str | None = None,
+        *,
+        above: Decimal | float | None = None,
+        below: Decimal | float | None = None,
+    ) -> None:
+        """A price alert: call :meth:`Strategy.on_bar` on the first later bar that reaches a price.
+
+        A backtest that skips idle bars (see :meth:`Strategy.wakeups`) then also
+        visits the first bar after the current one whose high is at or above
+        ``above`` or whose low is at or below ``below``, as it does for a
+        resting order. One alert per symbol (the first symbol by default): each
+        call replaces the last one, a call with neither price clears it, and it
+        stays set, waking every bar that reaches it, until then. A live run
+        visits every bar anyway, so there it changes nothing.
+        """
+        ...
+
 
 class Strategy(Plugin):
     """Decides what to trade.
 
     Required: :meth:`on_bar`.
-    Optional: :attr:`warmup`, :meth:`prepare`, :meth:`wakeups`, :meth:`on_start`,
-    :meth:`on_order_update`, :meth:`on_fill`, :meth:`on_stop`, :meth:`restore`.
+    Optional: :meth:`indicators`, :attr:`warmup`, :meth:`prepare`, :meth:`wakeups`, :meth:`on_start`,
+    :meth:`on_order_update`, :meth:`on_fill`, :meth:`on_stop`, :meth:`restore`,
+    :meth:`report`, :meth:`status`.
     """
 
     kind = "strategy"
 
+    def indicators(self) -> Indicators | None:
+        """Optional. The indicators :meth:`on_bar` reads, declared (see :mod:`tradekit.indicators_incremental`).
+
+        Declaring them gives the default :attr:`warmup`: the bars they need
+        together before each has a value. None (the default) declares nothing.
+        """
+        return None
+
     @property
     def warmup(self) -> int:
-        """Optional. Bars of history needed before the first decision (default 0)."""
-        return 0
+        """Optional. Bars of history needed before the first decision.
+
+        The engine calls :meth:`on_bar` first on the bar where this many bars
+        have been seen, in a backtest and live alike, and a live run fetches at
+        least this much history before it starts. By default, what the
+        declared :meth:`indicators` need (0 when none are declared).
+        """
+        declared = self.indicators()
+        return declared.warmup if declared is not None else 0
 
     def on_start(self, ctx: StrategyContext) -> None:
         """Optional. Called once before the first bar."""
@@ -288,7 +329,9 @@ class Strategy(Plugin):
         Return a boolean array as long as the data, True where the strategy
         could do something, computed only from bars up to each index (no
         lookahead). The engine then calls :meth:`on_bar` only on those bars,
-        and on bars where one of the strategy's resting orders may trigger.
+        on bars where one of the strategy's resting orders may trigger, and on
+        bars that reach a price alert set with ``ctx.wake_when`` (a strategy
+        that decides only on fills and alerts returns an array of False).
         ``None`` (the default) means every bar. A strategy whose ``on_bar``
         acts on a bar this array marks False is wrong; test it by running
         both ways and compare.
@@ -304,8 +347,41 @@ class Strategy(Plugin):
     def on_stop(self, ctx: StrategyContext) -> None:
         """Optional. Called once after the last bar."""
 
+    def report(self) -> StrategyReport | None:
+        """Optional. What the strategy adds to its backtest report, asked once after :meth:`on_stop`.
+
+        Return a :class:`~tradekit.report.strategy_report.StrategyReport`:
+        tables of its own (one row per cycle, say), a summary, and timelines
+        of categories by bar index (its phase over time, given by the bar of
+        each change). ``tradekit backtest`` prints the tables, puts the report
+        in ``--json`` and in the journal's stored report, and the HTML report
+        colours the equity curve by the first timeline and draws each in a
+        panel. None (the default) adds nothing.
+        """
+        return None
+
+    def status(self) -> str | dict[str, str] | None:
+        """Optional. A short status for the live display of ``tradekit run``, asked after each bar.
+
+        A line of text, or a few named fields (``{"phase": "ADVANCE", ...}``)
+        shown beside the run's own figures; keep it cheap, it is called on
+        every bar. None (the default) shows nothing.
+        """
+        return None
+
     def restore(self, state: dict[str, Any], open_orders: list[Order]) -> None:
-        """Optional. Rebuild from the last journaled state and the venue's open orders."""
+        """Optional. Rebuild from the last journaled state and the venue's open orders.
+
+        Called instead of :meth:`on_start` when ``tradekit run`` takes up a run
+        that died (see :mod:`tradekit.session.resume`). ``state`` is the last
+        dict given to ``ctx.save_state`` (``{}`` if none was), ``open_orders``
+        this strategy's orders still working at the venue now. An order the
+        state names that is not among them is no longer working: a fill that
+        happened while the run was down follows through :meth:`on_fill`;
+        otherwise (cancelled, rejected, never acknowledged) it is gone, and
+        the strategy places again what it needs. Save every change with
+        ``ctx.save_state`` so that nothing needed here is missing.
+        """
 
 
 # --- risk ------------------------------------------------------------------------

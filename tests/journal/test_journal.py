@@ -753,3 +753,18 @@ def test_journal_files_are_in_wal_mode(path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     raw.close()
     assert os.path.getsize(path) > 0
+
+
+def test_an_atomic_block_is_invisible_to_readers_until_it_ends_and_then_whole(path: Path) -> None:
+    """A dry run's bar: another process sees none of its records, then all of them."""
+    with Journal(path) as journal:
+        journal.start_run(run_info(), config={})
+        with journal.atomic():
+            journal.record_strategy_state("run-1", "sma_cross", {"step": 1}, T0)
+            with journal.atomic():  # nested: still held
+                journal.record_strategy_state("run-1", "sma_cross", {"step": 2}, T0)
+            with sqlite3.connect(path) as reader:
+                assert reader.execute("SELECT count(*) FROM strategy_states").fetchone() == (0,)
+        with sqlite3.connect(path) as reader:
+            assert reader.execute("SELECT count(*) FROM strategy_states").fetchone() == (2,)
+        assert journal.last_activity("run-1") == T0

@@ -27,6 +27,12 @@ from tradekit.cli.common import (
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before a --live run.")
 @click.option("--max-bars", type=click.IntRange(min=1), help="Stop after this many new bars.")
 @click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start a new run even if the same run died unfinished (it is then closed as abandoned). "
+    "Without it such a run is taken up where it stood.",
+)
+@click.option(
     "--poll-interval",
     type=click.FloatRange(min=0.0),
     default=5.0,
@@ -44,6 +50,7 @@ def run(
     live: bool,
     yes: bool,
     max_bars: int | None,
+    fresh: bool,
     poll_interval: float,
 ) -> None:
     """Run a strategy on an exchange's bars as they close.
@@ -51,7 +58,10 @@ def run(
     A dry run by default: the exchange's prices, fills from the simulated
     venue, no orders sent and no keys needed. `--live` sends real orders, after
     saying what it is about to do and asking you to confirm (unless --yes).
-    Ctrl-C stops the run cleanly; everything is in the journal.
+    Ctrl-C stops the run cleanly; everything is in the journal. A run that
+    died (killed, crashed) is taken up by the next `tradekit run` of the same
+    strategy, exchange and symbols: same run id, its open orders and the
+    strategy's state restored from the journal (see --fresh).
     """
     from tradekit import session
 
@@ -69,7 +79,7 @@ def run(
     if live and not yes and not click.confirm("Send real orders?", default=False, err=True):
         plugins.close()
         raise click.Abort()
-    display = _Display(console)
+    display = _Display(console, plugins.strategy)
     with display:
         result = session.run_live(
             settings,
@@ -79,15 +89,21 @@ def run(
             max_bars=max_bars,
             poll_interval=poll_interval,
             on_bar=display.update,
+            fresh=fresh,
         )
     _print_summary(result)
 
 
 class _Display:
-    """A live status table on a terminal; a line every 500 bars otherwise."""
+    """A live status table on a terminal; a line every 500 bars otherwise.
 
-    def __init__(self, console: Any) -> None:
+    Both show the strategy's own :meth:`~tradekit.plugin.Strategy.status`
+    (its phase, say) beside the run's figures.
+    """
+
+    def __init__(self, console: Any, strategy: Any = None) -> None:
         self.console = console
+        self.strategy = strategy
         self.live: Any = None
         self._last = 0.0
 
@@ -107,16 +123,57 @@ class _Display:
         now = time.monotonic()
         if self.live is None:
             if status.bars % 500 == 0:
+                fields = _strategy_status(self.strategy)
+                own = "".join(f"; {name} {value}" for name, value in fields.items())
                 self.console.print(
                     f"bar {status.bars}: {engine.now:%Y-%m-%d %H:%M} close {status.close:,.2f} "
-                    f"equity {engine.equity():,.2f} orders {engine.stats.orders} fills {engine.stats.fills}",
+                    f"equity {engine.equity():,.2f} orders {engine.stats.orders} fills {engine.stats.fills}{own}",
                     markup=False,
                 )
             return
         if now - self._last < 0.1:
             return
         self._last = now
-        self.live.update(_status_table(engine, status))
+        table = _status_table(engine, status)
+        fields = _strategy_status(self.strategy)
+        if fields:
+            from rich.console import Group
+
+            self.live.update(Group(table, _strategy_table(self.strategy, fields)))
+        else:
+            self.live.update(table)
+
+
+def _strategy_status(strategy: Any) -> dict[str, str]:
+    """The strategy's status as named fields (a plain line is one field, "status"); {} when it has none.
+
+    A status that fails is shown as the error and logged: the display must never stop the run.
+    """
+    if strategy is None:
+        return {}
+    try:
+        status = strategy.status()
+    except Exception as error:
+        import logging
+
+        logging.getLogger("tradekit.cli").exception("strategy %s: status() failed", getattr(strategy, "name", "?"))
+        return {"status": f"status() failed: {type(error).__name__}: {error}"}
+    if status is None:
+        return {}
+    if isinstance(status, dict):
+        return {str(name): str(value) for name, value in status.items()}
+    return {"status": str(status)}
+
+
+def _strategy_table(strategy: Any, fields: dict[str, str]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"strategy {strategy.name}", title_justify="left", show_header=False)
+    table.add_column("field", style="cyan", no_wrap=True)
+    table.add_column("value")
+    for name, value in fields.items():
+        table.add_row(name, value)
+    return table
 
 
 def _status_table(engine: Any, status: Any) -> Any:
@@ -143,6 +200,12 @@ def _print_summary(result: Any) -> None:
     from rich.table import Table
 
     console = stdout_console()
+    if result.resumed_after is not None:
+        console.print(
+            f"resumed run {result.run.run_id[:12]}, which had stopped unfinished, after its bar of "
+            f"{result.resumed_after:%Y-%m-%d %H:%M}",
+            markup=False,
+        )
     change = result.equity - result.start_equity
     table = Table(title=f"{result.run.mode.value} {result.run.run_id[:12]}: {result.reason}", title_justify="left")
     for column in ("bars", "orders", "fills", "start equity", "end equity", "change", "position"):

@@ -8,7 +8,7 @@ times, UTC, as int64 nanoseconds since the epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -33,9 +33,17 @@ class Bar(BaseModel):
     volume: Decimal
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """An int64 nanosecond timestamp as an aware UTC datetime."""
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def datetime_to_ns(moment: datetime) -> int:
+    """An aware datetime as int64 nanoseconds since the epoch, exactly (to the microsecond)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ order it sends fills at that close, or at the next bar's open, as the
 Bars on which nothing can happen are jumped over: a bar is visited only if the
 strategy's :meth:`~tradekit.plugin.Strategy.wakeups` marks it, or one of the
 run's resting orders could trigger on it (judged from the bar's high and low),
-or a market order waits for its open. The equity curve is rebuilt afterwards
+or a market order waits for its open, or it reaches a price alert the strategy
+set with :meth:`~tradekit.plugin.StrategyContext.wake_when`. The equity curve is rebuilt afterwards
 from the fills, vectorised, so skipped bars cost nothing and still have their
 equity.
 """
@@ -29,6 +30,7 @@ from tradekit.domain.bars import BarSeries, ns_to_datetime
 from tradekit.domain.orders import Fill, Side
 from tradekit.engine.context import EngineContext
 from tradekit.engine.core import Engine
+from tradekit.sim.pricing import first_reach_index
 
 if TYPE_CHECKING:
     from tradekit.plugin import Strategy
@@ -120,8 +122,8 @@ def run_backtest(
             engine.set_close(symbol, float(s.close[0]))
         strategy.on_start(context)
     i = start if (wake_indices is not None or n == 0) else 0
-    if wake_indices is not None and any(venue.has_resting(symbol) for symbol in symbols):
-        i = min(i, _next_index(0, n, wake_indices, venue, columns))
+    if wake_indices is not None and (context.alerts or any(venue.has_resting(symbol) for symbol in symbols)):
+        i = min(i, _next_index(0, n, wake_indices, venue, columns, context.alerts))
     visited = 0
     last_reported = 0
     while i < n:
@@ -138,7 +140,7 @@ def run_backtest(
         engine.drain()
         if i >= start:
             strategy.on_bar(context)
-        i = _next_index(i, n, wake_indices, venue, columns) if wake_indices is not None else i + 1
+        i = _next_index(i, n, wake_indices, venue, columns, context.alerts) if wake_indices is not None else i + 1
         if progress is not None and i - last_reported >= 10_000:
             progress(min(i, n) - last_reported)
             last_reported = min(i, n)
@@ -174,6 +176,7 @@ def _next_index(
             NDArray[np.float64],
         ]
     ],
+    alerts: dict[str, tuple[float, float]],
 ) -> int:
     position = int(np.searchsorted(wake_indices, i + 1))
     candidate = int(wake_indices[position]) if position < len(wake_indices) else n
@@ -185,6 +188,12 @@ def _next_index(
             trigger = venue.next_trigger_index(symbol, h, lo, i + 1, stop=candidate)
             if trigger is not None and trigger < candidate:
                 candidate = trigger
+        alert = alerts.get(symbol)
+        if alert is not None and candidate > i + 1:
+            # A price alert wakes like a resting order, bounded the same way.
+            reached = first_reach_index(h, lo, alert[0], alert[1], i + 1, stop=candidate)
+            if reached is not None:
+                candidate = reached
     return candidate
 
 

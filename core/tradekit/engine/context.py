@@ -39,6 +39,8 @@ class EngineContext:
         self._first = self._symbols[0]
         self._fill_at_close = market_orders_fill_at_close
         self.index = 0
+        #: Price alerts per symbol, ``(below, above)`` as floats (see :meth:`wake_when`); the backtest loop reads them.
+        self.alerts: dict[str, tuple[float, float]] = {}
 
     def set_history(self, history: dict[str, BarSeries]) -> None:
         """Replace the series (a live run appends bars)."""
@@ -97,3 +99,24 @@ class EngineContext:
     def save_state(self, state: dict[str, Any]) -> None:
         """Journal the strategy's state."""
         self._engine.save_state(self._strategy, state)
+
+    def wake_when(
+        self,
+        symbol: str | None = None,
+        *,
+        above: Decimal | float | None = None,
+        below: Decimal | float | None = None,
+    ) -> None:
+        """Set (or, with neither price, clear) the price alert of ``symbol``; see the protocol's docstring."""
+        symbol = symbol or self._first
+        if symbol not in self._symbols:
+            raise ValueError(f"wake_when: {symbol!r} is not a symbol of this run ({', '.join(self._symbols)})")
+        if above is None and below is None:
+            self.alerts.pop(symbol, None)
+            return
+        # A bar's float compared with float(level) decides as the exact comparison does (see the venue's
+        # _levels), so the alert is kept as floats for the loop's numpy scan.
+        self.alerts[symbol] = (
+            float("-inf") if below is None else float(below),
+            float("inf") if above is None else float(above),
+        )

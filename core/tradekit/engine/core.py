@@ -123,6 +123,35 @@ class Engine:
             )
         }
 
+    # -- a restart ---------------------------------------------------------------
+
+    def resume(self, strategy: Strategy, fills: list[Fill], orders: list[Order]) -> list[Order]:
+        """Take up a run that died: book its journaled ``fills``, adopt its ``orders``; the open ones, returned.
+
+        Call before the first bar of the resumed run. The ledger is rebuilt
+        from the fills (cash and positions as the dead run left them), every
+        order the run sent counts as used (no client order id is handed out
+        twice) and its open orders become ``strategy``'s again, so their fills
+        and updates reach it. Counters start from what the run had done.
+        """
+        for fill in fills:
+            self.ledger.apply_fill(fill)
+        self.stats.fills = len(fills)
+        self.stats.orders = len(orders)
+        highest = self.ids.sequence
+        open_orders = []
+        for order in orders:
+            self.orders.add(order)
+            if self.ids.owns(order.client_order_id):
+                highest = max(highest, int(order.client_order_id[len(self.ids.prefix) :], 16))
+            if order.status.is_terminal:
+                self.orders.finished(order.client_order_id)
+            else:
+                self.owners[order.client_order_id] = strategy
+                open_orders.append(order)
+        self.ids.sequence = highest
+        return open_orders
+
     # -- prices ----------------------------------------------------------------
 
     def set_close(self, symbol: str, close: float) -> None:
@@ -244,6 +273,10 @@ class Engine:
                 self._apply_fill(event)
             else:
                 self._apply_update(event)
+
+    def apply_update(self, update: OrderUpdate) -> None:
+        """Apply one order update that did not come from the broker's events (e.g. settled on a restart)."""
+        self._apply_update(update)
 
     def _apply_update(self, update: OrderUpdate) -> None:
         order = self.orders.get(update.client_order_id)

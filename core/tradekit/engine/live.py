@@ -9,19 +9,22 @@ decides on its close.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from tradekit.domain.bars import BarSeries, ns_to_datetime
+from tradekit.domain.bars import BarSeries, datetime_to_ns, ns_to_datetime
 from tradekit.engine.context import EngineContext
 from tradekit.errors import ExchangeError
 
 if TYPE_CHECKING:
+    from tradekit.domain.orders import Order
     from tradekit.engine.core import Engine
     from tradekit.plugin import Exchange, Strategy
     from tradekit.sim import SimulatedVenue
@@ -167,11 +170,30 @@ def run_live(
     max_bars: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_bar: Callable[[LiveStatus], None] | None = None,
+    resume_after: datetime | None = None,
+    restored: tuple[dict[str, Any] | None, list[Order]] | None = None,
 ) -> str:
-    """Run until ``max_bars`` new bars, ``should_stop()``, or a simulated market's end; returns why it stopped."""
+    """Run until ``max_bars`` new bars, ``should_stop()``, or a simulated market's end; returns why it stopped.
+
+    A resumed run passes ``resume_after`` (bars at or before it are history,
+    later ones are walked as new) and ``restored``, the strategy's last state
+    and open orders, given to :meth:`~tradekit.plugin.Strategy.restore`
+    instead of calling ``on_start``.
+    """
     history_needed = max(strategy.warmup, 1) + 1
     feed = _Feed(engine, exchange, symbols, timeframe, history_needed, poll_interval)
-    series = {s: GrowingSeries(bars) for s, bars in feed.fetch().items()}
+    if resume_after is not None:
+        # Asking for the bars since the last one seen moves a simulated market's clock there.
+        feed.call(
+            "fetch_bars", lambda: [exchange.fetch_bars(s, timeframe, since=resume_after, limit=1) for s in symbols]
+        )
+    first_bars = feed.fetch()
+    if resume_after is not None:
+        cut = datetime_to_ns(resume_after)
+        first_bars = {
+            s: b.slice(0, int(np.searchsorted(b.timestamps, cut, side="right"))) for s, b in first_bars.items()
+        }
+    series = {s: GrowingSeries(bars) for s, bars in first_bars.items()}
     context = EngineContext(engine, strategy, {s: g.view() for s, g in series.items()})
     engine.contexts[id(strategy)] = context
     first = symbols[0]
@@ -180,9 +202,14 @@ def run_live(
         for s in symbols:
             if len(series[s]):
                 engine.set_close(s, float(series[s].view().close[-1]))
-    strategy.on_start(context)
+    if restored is None:
+        strategy.on_start(context)
+    else:
+        state, open_orders = restored
+        strategy.restore(state or {}, open_orders)
     seen = 0
-    simulated = exchange.capabilities.simulated
+    journal = engine.journal
+    bar_transaction = journal.atomic if journal is not None and venue is not None else contextlib.nullcontext
     while True:
         if should_stop():
             return "stopped by the user"
@@ -192,7 +219,7 @@ def run_live(
         new_counts = {s: series[s].extend(bars) for s, bars in fresh.items()}
         if not new_counts[first]:
             feed.call("poll_events", engine.drain)  # live events arrive between bars too
-            if simulated:
+            if exchange.market_ended(first, timeframe):
                 return "the simulated market ended"
             time.sleep(poll_interval)
             continue
@@ -205,22 +232,25 @@ def run_live(
             engine.now = now
             engine.index = index
             context.index = index
-            for s in symbols:
-                bars = views[s]
-                engine.set_close(s, float(bars.close[index]))
-                if venue is not None and venue.has_resting(s):
-                    venue.process_bar(
-                        s,
-                        now,
-                        float(bars.open[index]),
-                        float(bars.high[index]),
-                        float(bars.low[index]),
-                        float(bars.close[index]),
-                        float(bars.volume[index]),
-                    )
-            engine.drain()
-            if index + 1 >= strategy.warmup:
-                strategy.on_bar(context)
+            # Simulated fills: the bar is journaled whole or not at all, so a restart replays it exactly.
+            # Live, each order is journaled before it is sent instead (write-ahead), so no bar transaction.
+            with bar_transaction():
+                for s in symbols:
+                    bars = views[s]
+                    engine.set_close(s, float(bars.close[index]))
+                    if venue is not None and venue.has_resting(s):
+                        venue.process_bar(
+                            s,
+                            now,
+                            float(bars.open[index]),
+                            float(bars.high[index]),
+                            float(bars.low[index]),
+                            float(bars.close[index]),
+                            float(bars.volume[index]),
+                        )
+                engine.drain()
+                if index + 1 >= strategy.warmup:
+                    strategy.on_bar(context)
             seen += 1
             if on_bar is not None:
                 on_bar(LiveStatus(bars=seen, index=index, close=float(views[first].close[index]), symbol=first))

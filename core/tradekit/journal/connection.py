@@ -13,7 +13,8 @@ import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
@@ -85,6 +86,8 @@ class JournalConnection:
         self._pending_latest: dict[str, dict[Hashable, Callable[[], Row]]] = {}
         self._pending_rows = 0
         self._batch_started = 0.0
+        # Inside atomic(): every write waits for the end of the outermost block.
+        self._atomic_depth = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -120,9 +123,28 @@ class JournalConnection:
 
     # -- transactions ----------------------------------------------------------------------------
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Hold every record written inside the block and commit them together when it ends.
+
+        A dry run journals each bar this way: a process killed mid-bar leaves
+        the journal as it was after the previous bar, never half a bar (an
+        order recorded as sent but not its acknowledgement), so a restart
+        replays that bar whole. Blocks nest; the outermost commits, also when
+        the block raises (what happened before the error stays recorded).
+        """
+        with self._lock:
+            self._atomic_depth += 1
+            try:
+                yield
+            finally:
+                self._atomic_depth -= 1
+                if not self._atomic_depth:
+                    self._flush_pending()
+
     def _write(self, *statements: tuple[str, Row]) -> None:
         """Write ``statements`` as one unit: committed now if durable, else with the batch."""
-        if self.durable:
+        if self.durable and not self._atomic_depth:
             self._write_now(*statements)
             return
         if not self._pending_rows:
@@ -148,6 +170,8 @@ class JournalConnection:
 
     def _count_pending(self, rows: int) -> None:
         self._pending_rows += rows
+        if self._atomic_depth:
+            return
         if self._pending_rows >= BATCH_ROWS or time.monotonic() - self._batch_started >= BATCH_SECONDS:
             self._flush_pending()
 

@@ -196,6 +196,23 @@ class JournalReader(JournalConnection):
         state: dict[str, Any] = load_payload(row[0])
         return state
 
+    @guarded("reading a run's last activity", reads=True)
+    def last_activity(self, run_id: str) -> datetime | None:
+        """The latest time stamped on any order state, fill or strategy state of the run, or ``None``.
+
+        Those times are bar times (the engine's clock), so a run resumed after
+        this moment replays nothing that changed anything: every change was
+        journaled, and bars after the last one changed nothing.
+        """
+        row = self._connection.execute(
+            "SELECT max(moment) FROM ("
+            " SELECT max(timestamp) AS moment FROM order_updates WHERE run_id = ?"
+            " UNION ALL SELECT max(timestamp) FROM fills WHERE run_id = ?"
+            " UNION ALL SELECT max(timestamp) FROM strategy_states WHERE run_id = ?)",
+            (run_id, run_id, run_id),
+        ).fetchone()
+        return None if row is None or row[0] is None else parse_iso(row[0])
+
     @guarded("looking for a run to resume", reads=True)
     def latest_resumable_run(
         self,

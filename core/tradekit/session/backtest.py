@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tradekit.domain.bars import BarSeries
     from tradekit.engine.backtest import BacktestOutcome
     from tradekit.engine.core import EngineStats
-    from tradekit.report import BacktestStats, Trade
+    from tradekit.report import BacktestStats, StrategyReport, Trade
 
 
 log = logging.getLogger("tradekit.session")
@@ -42,6 +42,8 @@ class BacktestResult:
     journal_path: Path
     fees: tuple[Decimal, Decimal]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What the strategy added to the report (:meth:`~tradekit.plugin.Strategy.report`), if anything.
+    strategy_report: StrategyReport | None = None
 
 
 def load_backtest_data(
@@ -168,6 +170,7 @@ def run_backtest(
     Bars come from ``data`` (already loaded, e.g. from a notebook), else from
     ``data_paths``, else from the exchange's history (paper: its simulated market).
     """
+    from tradekit.control import RunControl
     from tradekit.engine.backtest import run_backtest as loop
     from tradekit.engine.brokers import SimulatedBroker
     from tradekit.engine.core import Engine
@@ -210,8 +213,10 @@ def run_backtest(
             journal=journal,
             recorder=recorder,
         )
-        plugins.hooks.run_started(run)
         engine.now = first.datetime_at(0)
+        # Plugins may emit events and read bars through it; a backtest takes no stop requests.
+        control = RunControl(engine, plugins.strategy, accepts_requests=False)
+        plugins.hooks.run_started(run, control)
         engine.notify(
             EventKind.RUN_STARTED,
             f"backtest {run.run_id[:12]} started: {plugins.strategy.name} on {', '.join(data)}",
@@ -246,11 +251,13 @@ def run_backtest(
                 Severity.ERROR,
                 {"reason": reason},
             )
+            control.close()
             plugins.hooks.run_stopped(run, failed)
             journal.finish_run(run.run_id, failed)
             plugins.close()
             raise
         recorder.flush()
+        strategy_report = plugins.strategy.report()
         trades = trades_from_fills(outcome.fills)
         stats = compute_stats(
             first.timestamps,
@@ -275,11 +282,16 @@ def run_backtest(
             Severity.INFO,
             {"stats": stats.as_dict()},
         )
+        control.close()
         plugins.hooks.run_stopped(run, summary)
-        journal.store_report(
-            run.run_id,
-            {"stats": stats.as_dict(), "engine": vars(engine.stats), "visited_bars": outcome.visited_bars},
-        )
+        stored: dict[str, Any] = {
+            "stats": stats.as_dict(),
+            "engine": vars(engine.stats),
+            "visited_bars": outcome.visited_bars,
+        }
+        if strategy_report is not None:
+            stored["strategy"] = strategy_report.as_dict()
+        journal.store_report(run.run_id, stored)
         journal.finish_run(run.run_id, summary)
     plugins.close()
     return BacktestResult(
@@ -291,6 +303,7 @@ def run_backtest(
         engine_stats=engine.stats,
         journal_path=settings.journal,
         fees=(venue.fees.maker, venue.fees.taker),
+        strategy_report=strategy_report,
     )
 
 

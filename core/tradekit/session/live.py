@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,10 +15,16 @@ from tradekit.domain.run import RunInfo, RunMode, RunSummary
 from tradekit.errors import ConfigError
 from tradekit.registry import Registry
 from tradekit.session.plugins import RunPlugins, load_plugins, new_run_id, quote_of, simulated_venue
+from tradekit.session.resume import Resumption, load_resumption, take_up
 from tradekit.settings import Settings
+from tradekit.stop_requests import stop_request_path
 
 if TYPE_CHECKING:
     from tradekit.engine.core import Engine, EngineStats
+    from tradekit.journal import Journal
+
+
+log = logging.getLogger("tradekit.session")
 
 
 @dataclass
@@ -32,6 +39,31 @@ class LiveResult:
     engine_stats: EngineStats
     journal_path: Path
     position: dict[str, Decimal]
+    #: For a run that was taken up after it died: the last bar time it had journaled before.
+    resumed_after: datetime | None = None
+
+
+def _resumable(
+    journal: Journal, settings: Settings, plugins: RunPlugins, symbols: tuple[str, ...], mode: RunMode, *, fresh: bool
+) -> Resumption | None:
+    """The run to take up, if one died; with ``fresh`` it is closed as abandoned instead."""
+    previous = journal.latest_resumable_run(plugins.strategy.name, plugins.exchange.name, symbols, mode=mode)
+    if previous is None:
+        return None
+    if fresh:
+        journal.finish_run(
+            previous.run_id,
+            RunSummary(
+                run_id=previous.run_id,
+                reason="abandoned: a fresh run was started (--fresh)",
+                ended_at=datetime.now(UTC),
+                equity=previous.equity if previous.equity is not None else Decimal(0),
+                orders=previous.orders,
+                fills=previous.fills,
+            ),
+        )
+        return None
+    return load_resumption(journal, previous, plugins.strategy.name, settings.backtest.cash)
 
 
 def describe_live_run(settings: Settings, plugins: RunPlugins, symbols: tuple[str, ...], live: bool) -> str:
@@ -75,8 +107,16 @@ def run_live(
     poll_interval: float,
     should_stop: Callable[[], bool] = lambda: False,
     on_bar: Callable[[Engine, Any], None] | None = None,
+    fresh: bool = False,
 ) -> LiveResult:
-    """Run a strategy on an exchange's bars as they close: a dry run, or live with ``live=True``."""
+    """Run a strategy on an exchange's bars as they close: a dry run, or live with ``live=True``.
+
+    A run of the same strategy, exchange, symbols and mode that died (never
+    finished in the journal) is taken up where it stood
+    (:mod:`tradekit.session.resume`); ``fresh=True`` marks it abandoned and
+    starts a new run instead.
+    """
+    from tradekit.control import RunControl
     from tradekit.engine.brokers import ExchangeBroker, SimulatedBroker
     from tradekit.engine.core import Engine
     from tradekit.engine.live import run_live as loop
@@ -86,23 +126,25 @@ def run_live(
     exchange.connect()
     instruments = exchange.instruments(symbols)
     quote = quote_of(instruments)
-    venue = None if live else simulated_venue(settings, exchange, instruments, quote)
-    broker = SimulatedBroker(venue) if venue is not None else ExchangeBroker(exchange)
-    cash = settings.backtest.cash
-    if live:
-        balance = exchange.balances().get(quote)
-        cash = balance.total if balance is not None else Decimal(0)
-    run = RunInfo(
-        run_id=new_run_id(),
-        mode=RunMode.LIVE if live else RunMode.DRY_RUN,
-        exchange=exchange.name,
-        strategies=(plugins.strategy.name,),
-        symbols=symbols,
-        risk_rules=tuple(r.name for r in plugins.risk_rules),
-        notifiers=tuple(n.name for n in plugins.notifiers),
-        started_at=datetime.now(UTC),
-    )
+    mode = RunMode.LIVE if live else RunMode.DRY_RUN
     with Journal(settings.journal, durable=True) as journal:
+        resumption = _resumable(journal, settings, plugins, symbols, mode, fresh=fresh)
+        cash = settings.backtest.cash if resumption is None else resumption.cash
+        venue = None if live else simulated_venue(settings, exchange, instruments, quote, cash=cash)
+        broker = SimulatedBroker(venue) if venue is not None else ExchangeBroker(exchange)
+        if live:
+            balance = exchange.balances().get(quote)
+            cash = balance.total if balance is not None else Decimal(0)
+        run = RunInfo(
+            run_id=new_run_id() if resumption is None else resumption.record.run_id,
+            mode=mode,
+            exchange=exchange.name,
+            strategies=(plugins.strategy.name,),
+            symbols=symbols,
+            risk_rules=tuple(r.name for r in plugins.risk_rules),
+            notifiers=tuple(n.name for n in plugins.notifiers),
+            started_at=datetime.now(UTC) if resumption is None else resumption.record.started_at,
+        )
         journal.start_run(run, config=plugins.journal_config(settings))
         engine = Engine(
             run=run,
@@ -113,11 +155,28 @@ def run_live(
             cash=cash,
             journal=journal,
         )
+        restored = None
+        if resumption is not None:
+            engine.now = resumption.after or datetime.now(UTC)
+            open_orders = take_up(resumption, engine, broker, venue, plugins.strategy, engine.now)
+            restored = (resumption.state, open_orders)
+            log.info(
+                "resuming run %s after %s: %d orders, %d fills, %d open",
+                run.run_id,
+                resumption.after,
+                len(resumption.orders),
+                len(resumption.fills),
+                len(open_orders),
+            )
         engine.now = datetime.now(UTC)
-        plugins.hooks.run_started(run)
+        # Stop, flatten and resume requests (a chat command, `tradekit stop`) are served between bars.
+        control = RunControl(
+            engine, plugins.strategy, accepts_requests=True, stop_file=stop_request_path(settings.journal)
+        )
+        plugins.hooks.run_started(run, control)
         engine.notify(
             EventKind.RUN_STARTED,
-            f"{run.mode.value} {run.run_id[:12]} started: "
+            f"{run.mode.value} {run.run_id[:12]} {'resumed' if resumption else 'started'}: "
             f"{plugins.strategy.name} on {exchange.name} {', '.join(symbols)}",
             Severity.INFO,
             {"mode": run.mode.value},
@@ -128,6 +187,7 @@ def run_live(
         def count(status: Any) -> None:
             nonlocal bars
             bars = status.bars
+            control.after_bar()
             if on_bar is not None:
                 on_bar(engine, status)
 
@@ -141,9 +201,13 @@ def run_live(
                 venue=venue,
                 poll_interval=poll_interval,
                 max_bars=max_bars,
-                should_stop=should_stop,
+                should_stop=lambda: control.service() or should_stop(),
                 on_bar=count,
+                resume_after=None if resumption is None else resumption.after,
+                restored=restored,
             )
+            if control.stop_reason is not None:
+                reason = control.stop_reason
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C)"
         except BaseException as error:
@@ -165,6 +229,7 @@ def run_live(
                 Severity.INFO,
                 {"reason": reason, "equity": str(equity)},
             )
+            control.close()
             plugins.hooks.run_stopped(run, summary)
             journal.finish_run(run.run_id, summary)
             plugins.close()
@@ -177,4 +242,5 @@ def run_live(
         engine_stats=engine.stats,
         journal_path=settings.journal,
         position={s: engine.ledger.quantity(s) for s in symbols},
+        resumed_after=None if resumption is None else resumption.after,
     )

@@ -161,9 +161,17 @@ def quote_of(instruments: dict[str, Instrument]) -> str:
 
 
 def simulated_venue(
-    settings: Settings, exchange: Exchange, instruments: dict[str, Instrument], quote: str
+    settings: Settings,
+    exchange: Exchange,
+    instruments: dict[str, Instrument],
+    quote: str,
+    *,
+    cash: Decimal | None = None,
 ) -> SimulatedVenue:
-    """The simulated venue a backtest or dry run fills on, with the exchange's (or the configured) fees."""
+    """The simulated venue a backtest or dry run fills on, with the exchange's (or the configured) fees.
+
+    It starts with ``cash`` (default: ``backtest.cash``; a resumed run passes what it started with).
+    """
     from tradekit.sim import BasisPointSlippage, FeeSchedule, NoSlippage, SimulatedVenue
 
     first = next(iter(instruments))
@@ -174,7 +182,7 @@ def simulated_venue(
     slippage = BasisPointSlippage(settings.backtest.slippage_bps) if settings.backtest.slippage_bps else NoSlippage()
     return SimulatedVenue(
         instruments,
-        {quote: settings.backtest.cash},
+        {quote: settings.backtest.cash if cash is None else cash},
         FeeSchedule(maker=maker, taker=taker),
         slippage,
         name=f"{exchange.name} (simulated)",

@@ -287,6 +287,44 @@ class SimulatedVenue:
         account.add(resting)
         self._wake_levels.pop(order.symbol, None)
 
+    # -- a restart ------------------------------------------------------------------------------
+
+    def restore(self, fills: list[Fill], open_orders: list[Order], fills_per_order: dict[str, int]) -> None:
+        """Rebuild the account of a run that died: book its ``fills``, put its ``open_orders`` back to rest.
+
+        For a restart only, before any new order: the simulated venue lived in
+        the dead process's memory, so its state is what the run journaled.
+        ``open_orders`` are ACCEPTED or PARTIALLY_FILLED, each kept as it
+        stood (copied); ``fills_per_order`` counts each order's fills so far,
+        so the fill ids that follow do not repeat one already journaled. No
+        event is emitted: nothing new happened.
+        """
+        for fill in fills:
+            self._account.ledger.book_fill(fill)
+        for order in open_orders:
+            if not order.status.is_open or order.status is _NEW:
+                raise ValueError(
+                    f"order {order.client_order_id} is {order.status.value}; only an accepted or partly filled "
+                    "order can rest again after a restart"
+                )
+            instrument = self.instruments.get(order.symbol)
+            if instrument is None:
+                raise ValueError(f"order {order.client_order_id}: unknown symbol {order.symbol!r} on {self.name}")
+            copy = order.model_copy()
+            self._orders.add(copy)
+            self._sequence += 1
+            resting = Resting(
+                order=copy,
+                instrument=instrument,
+                sequence=self._sequence,
+                reference_price=None,
+                # A market order the dead run left waiting still arrives at the next bar's open.
+                arriving=order.type is _MARKET,
+                fills=fills_per_order.get(order.client_order_id, 0),
+            )
+            self._account.add(resting)
+            self._wake_levels.pop(order.symbol, None)
+
     def cancel(self, client_order_id: str, now: datetime) -> None:
         """Cancel an open order (a CANCELLED event); raise :class:`OrderNotFound` for any other."""
         order = self._orders.get(client_order_id)
