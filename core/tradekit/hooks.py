@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from tradekit import hookspecs
-from tradekit.domain.events import NotifierEvent, RiskAction, RiskVerdict
+from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, RiskVerdict, Severity
 from tradekit.secrets import redact, redact_data
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tradekit.control import ControlRequest, RunControl
     from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus
     from tradekit.domain.portfolio import Position
     from tradekit.domain.run import RiskContext, RunInfo, RunSummary
@@ -97,9 +100,9 @@ class HookFacade:
 
     # -- start / stop ----------------------------------------------------------
 
-    def run_started(self, run: RunInfo) -> None:
+    def run_started(self, run: RunInfo, control: RunControl | None = None) -> None:
         """Call :func:`~tradekit.hookspecs.tradekit_run_started` (fail open)."""
-        self._fail_open("tradekit_run_started", run=run)
+        self._fail_open("tradekit_run_started", run=run, control=control)
 
     def run_stopped(self, run: RunInfo, summary: RunSummary) -> None:
         """Call :func:`~tradekit.hookspecs.tradekit_run_stopped` (fail open)."""
@@ -136,13 +139,19 @@ class HookFacade:
             try:
                 result = self._call(impl, kwargs)
             except Exception as error:
-                verdicts.append(
-                    RiskVerdict.reject(
-                        rule,
-                        redact(
-                            f"risk rule {rule} raised {type(error).__name__}: {error}; "
-                            "the order is blocked (fail closed)"
-                        ),
+                message = redact(
+                    f"risk rule {rule} raised {type(error).__name__}: {error}; the order is blocked (fail closed)"
+                )
+                verdicts.append(RiskVerdict.reject(rule, message))
+                # A broken rule is an error to tell, not only one more rejection.
+                log.error("%s (%s %s %s)", message, intent.side.value, intent.quantity, intent.symbol)
+                self.notify(
+                    NotifierEvent(
+                        kind=EventKind.ERROR,
+                        message=message,
+                        severity=Severity.ERROR,
+                        data={"rule": rule, "error": type(error).__name__, "symbol": intent.symbol},
+                        timestamp=context.timestamp,
                     )
                 )
                 continue
@@ -183,6 +192,16 @@ class HookFacade:
     def model_loaded(self, model: str, metadata: dict[str, Any]) -> None:
         """Call :func:`~tradekit.hookspecs.tradekit_model_loaded` (fail open)."""
         self._fail_open("tradekit_model_loaded", model=model, metadata=metadata)
+
+    # -- control -----------------------------------------------------------------
+
+    def control_requested(self, request: ControlRequest) -> None:
+        """Call :func:`~tradekit.hookspecs.tradekit_control_requested` (fail open)."""
+        self._fail_open("tradekit_control_requested", request=request)
+
+    def heartbeat(self, now: datetime) -> None:
+        """Call :func:`~tradekit.hookspecs.tradekit_heartbeat` (fail open)."""
+        self._fail_open("tradekit_heartbeat", now=now)
 
     # -- notification ------------------------------------------------------------
 

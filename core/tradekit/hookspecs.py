@@ -27,6 +27,7 @@ Lifecycle order, for one run::
                    -> tradekit_order_submitted -> tradekit_order_updated* -> tradekit_fill*
       (any time)   tradekit_notify, tradekit_exchange_error, tradekit_strategy_state_changed,
                    tradekit_model_loaded
+      (dry, live)  tradekit_heartbeat (each pass of the loop), tradekit_control_requested
     tradekit_run_stopped
 """
 
@@ -37,6 +38,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tradekit.control import ControlRequest, RunControl
     from tradekit.domain.events import NotifierEvent, RiskVerdict
     from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus
     from tradekit.domain.portfolio import Position
@@ -52,12 +56,16 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def tradekit_run_started(run: RunInfo) -> None:
+def tradekit_run_started(run: RunInfo, control: RunControl | None) -> None:
     """A run has been set up and is about to process its first market data.
 
     Called once per run, after every configured plugin has loaded and its
     settings validated, and before the first order. ``run`` names the mode,
-    exchange, strategies, symbols, risk rules and notifiers.
+    exchange, strategies, symbols, risk rules and notifiers. ``control`` is the
+    run's :class:`~tradekit.control.RunControl` (emit events, read the bars
+    and the account, request a stop, flatten or resume); keep it for the run.
+    It is None only where an engine is driven without a session (unit tests).
+    Argument added in 0.1.0.
 
     Results: none. Every implementation is called (fail open: one that raises
     is logged and the run goes on).
@@ -194,6 +202,42 @@ def tradekit_model_loaded(model: str, metadata: dict[str, Any]) -> None:
 
     ``metadata`` holds what the artifact declares (features, training window,
     horizon, data hash, library versions, metrics).
+
+    Results: none. Fail open.
+
+    Since: 0.1.0
+    """
+
+
+# --- control -----------------------------------------------------------------
+
+
+@hookspec
+def tradekit_control_requested(request: ControlRequest) -> None:
+    """Someone asked the running run to stop, flatten or resume.
+
+    The request came from ``tradekit stop``, a chat command, a watched file or
+    a plugin (``request.source`` says which). Called on the engine's thread by
+    dry and live runs when the request is served, before the engine acts on it:
+    for a stop or flatten, before open orders are cancelled and positions
+    closed, so a risk rule can refuse new entries from then on; for a resume, a
+    rule may lift its own pause (a tripped circuit breaker resets by hand).
+
+    Results: none. Fail open.
+
+    Since: 0.1.0
+    """
+
+
+@hookspec
+def tradekit_heartbeat(now: datetime) -> None:
+    """Time passes in a dry or live run: once per pass of the loop.
+
+    Called on the engine's thread after new bars were handled, or after a poll
+    that found none; ``now`` is the run's clock (the open time of the last
+    bar). Never called in a backtest, where time moves only with bars: a plugin
+    acts there in its other hooks or at the next risk check. For plugins that
+    watch something (a file, a cooldown that runs out, a clock).
 
     Results: none. Fail open.
 

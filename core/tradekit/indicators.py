@@ -106,3 +106,174 @@ def exact_sma_crossings(
     up[1:] = defined[:-1] & above[1:] & ~above[:-1]
     down[1:] = defined[:-1] & below[1:] & ~below[:-1]
     return up, down
+
+
+# --- window indicators --------------------------------------------------------------------------------
+# Each value below is reduced from its own window (``sliding_window_view``), never carried over by
+# a running sum: the value at bar ``i`` depends on the bars of its window alone, so a live run that
+# starts with just enough history computes the same bits as a backtest over the whole series
+# (:mod:`tradekit.indicators_incremental` holds the bar-by-bar twins, and tests hold them equal).
+
+#: Rows of windows reduced at once by the functions that need a temporary per window (std, regression):
+#: bounds their memory to ``_BLOCK * length`` floats however long the series is.
+_BLOCK = 4096
+
+
+def _check_length(length: int, minimum: int = 1) -> None:
+    if length < minimum:
+        raise ValueError(f"length must be at least {minimum}, was {length}")
+
+
+def rolling_std(values: FloatArray, length: int) -> FloatArray:
+    """Population standard deviation (``ddof=0``) of each ``length``-bar window; NaN before the first."""
+    _check_length(length)
+    out = np.full(len(values), np.nan)
+    if len(values) >= length:
+        windows = sliding_window_view(values, length)
+        for start in range(0, len(windows), _BLOCK):
+            block = windows[start : start + _BLOCK]
+            out[length - 1 + start : length - 1 + start + len(block)] = block.std(axis=1)
+    return out
+
+
+def zscore(values: FloatArray, length: int) -> FloatArray:
+    """How many standard deviations each value lies from the mean of its ``length``-bar window.
+
+    ``(v[i] - mean) / std`` over ``values[i - length + 1 : i + 1]`` (population
+    std). NaN before the first full window and where the window is flat (every
+    value equal): there the ratio is 0/0, and float rounding of the mean would
+    otherwise turn it into an arbitrary number.
+    """
+    _check_length(length, 2)
+    out = np.full(len(values), np.nan)
+    if len(values) >= length:
+        windows = sliding_window_view(values, length)
+        for start in range(0, len(windows), _BLOCK):
+            block = windows[start : start + _BLOCK]
+            mean = block.mean(axis=1)
+            std = block.std(axis=1)
+            flat = block.max(axis=1) == block.min(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = (block[:, -1] - mean) / std
+            z[flat] = np.nan
+            out[length - 1 + start : length - 1 + start + len(block)] = z
+    return out
+
+
+def highest(values: FloatArray, length: int) -> FloatArray:
+    """The largest value of each ``length``-bar window, the current bar included; NaN before the first."""
+    _check_length(length)
+    out = np.full(len(values), np.nan)
+    if len(values) >= length:
+        out[length - 1 :] = sliding_window_view(values, length).max(axis=1)
+    return out
+
+
+def lowest(values: FloatArray, length: int) -> FloatArray:
+    """The smallest value of each ``length``-bar window, the current bar included; NaN before the first."""
+    _check_length(length)
+    out = np.full(len(values), np.nan)
+    if len(values) >= length:
+        out[length - 1 :] = sliding_window_view(values, length).min(axis=1)
+    return out
+
+
+def lag(values: FloatArray, bars: int = 1) -> FloatArray:
+    """``values`` moved ``bars`` later: ``result[i] = values[i - bars]``; NaN for the first ``bars``.
+
+    A Donchian channel of the bars *before* the current one is ``lag(highest(high, n))``.
+    """
+    if bars < 0:
+        raise ValueError(f"bars must be at least 0, was {bars}")
+    out = np.full(len(values), np.nan)
+    if bars == 0:
+        out[:] = values
+    elif len(values) > bars:
+        out[bars:] = values[:-bars]
+    return out
+
+
+def rate_of_change(values: FloatArray, length: int) -> FloatArray:
+    """``(v[i] - v[i - length]) / v[i - length]``, as a fraction (0.05 is +5%); NaN for the first ``length``.
+
+    The same formula, operation for operation, as TA-Lib's ``ROCP``.
+    """
+    _check_length(length)
+    out = np.full(len(values), np.nan)
+    if len(values) > length:
+        before = values[:-length]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[length:] = (values[length:] - before) / before
+    return out
+
+
+def true_range(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
+    """The true range: from the lower of low and the previous close to the higher of high and it.
+
+    NaN on the first bar, which has no previous close (as TA-Lib's ``TRANGE``).
+    """
+    out = np.full(len(close), np.nan)
+    if len(close) > 1:
+        previous = close[:-1]
+        out[1:] = np.maximum(high[1:], previous) - np.minimum(low[1:], previous)
+    return out
+
+
+def average_true_range(high: FloatArray, low: FloatArray, close: FloatArray, length: int) -> FloatArray:
+    """The simple mean of the last ``length`` true ranges; NaN for the first ``length`` bars.
+
+    A plain average (not Wilder's smoothing): Wilder's recursive average
+    depends on every bar since the series began, so a live run that starts
+    with a few hundred bars of history would never agree with a backtest over
+    years; this one depends on ``length + 1`` bars only.
+    """
+    return sma(true_range(high, low, close), length)
+
+
+def spread_zscore(y: FloatArray, x: FloatArray, length: int) -> tuple[FloatArray, FloatArray]:
+    """Rolling least squares of ``y`` on ``x``: the hedge ratio and the z-score of the spread, per bar.
+
+    Over each window of ``length`` bars, ``beta = cov(x, y) / var(x)`` and the
+    residuals ``e = (y - mean y) - beta * (x - mean x)``; the z-score is the
+    current bar's residual divided by the residuals' standard deviation. Both
+    are NaN before the first full window and where ``x`` or the residuals are
+    flat in the window.
+    """
+    _check_length(length, 3)
+    n = len(y)
+    if len(x) != n:
+        raise ValueError(f"y has {n} values and x {len(x)}; give two series of the same bars")
+    beta_out = np.full(n, np.nan)
+    z_out = np.full(n, np.nan)
+    if n < length:
+        return beta_out, z_out
+    y_windows = sliding_window_view(y, length)
+    x_windows = sliding_window_view(x, length)
+    for start in range(0, len(y_windows), _BLOCK):
+        ys = y_windows[start : start + _BLOCK]
+        xs = x_windows[start : start + _BLOCK]
+        beta, z = regression_rows(ys, xs)
+        rows = slice(length - 1 + start, length - 1 + start + len(ys))
+        beta_out[rows] = beta
+        z_out[rows] = z
+    return beta_out, z_out
+
+
+def regression_rows(ys: NDArray[np.float64], xs: NDArray[np.float64]) -> tuple[FloatArray, FloatArray]:
+    """Hedge ratio and residual z-score of each row of 2-D windows (one window per row); see :func:`spread_zscore`.
+
+    Written for 2-D blocks, and called with one row by the bar-by-bar twin, so
+    both take the same steps on the same numbers.
+    """
+    dy = ys - ys.mean(axis=1)[:, None]
+    dx = xs - xs.mean(axis=1)[:, None]
+    sxx = (dx * dx).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = (dx * dy).sum(axis=1) / sxx
+        residuals = dy - beta[:, None] * dx
+        spread = np.sqrt((residuals * residuals).mean(axis=1))
+        z = residuals[:, -1] / spread
+    undefined = (sxx == 0) | (spread == 0)
+    beta[sxx == 0] = np.nan
+    z[undefined] = np.nan
+    return beta, z

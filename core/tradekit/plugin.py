@@ -214,6 +214,16 @@ class StrategyContext(Protocol):
         """The run's symbols, in config order."""
         ...
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the run's exchange takes (order types, post-only, reduce-only...), to shape orders by.
+
+        A backtest or dry run fills on the simulated venue but answers with the
+        named exchange's capabilities, so a strategy sends there what it would
+        send live.
+        """
+        ...
+
     def close(self, symbol: str | None = None) -> float:
         """The current bar's close (of the first symbol by default)."""
         ...
@@ -452,11 +462,19 @@ class Model(Plugin):
     """Turns features of the market into a prediction a strategy uses.
 
     Required: :meth:`fit`, :meth:`predict`, :meth:`save`, :meth:`load`.
-    Optional: :attr:`features` (names of the features it needs).
+    Optional: :attr:`features` (names of the features it needs), :attr:`metadata`,
+    :meth:`score`, :meth:`read_metadata` (``tradekit model train`` and ``tradekit model info`` use them).
     """
 
     kind = "model"
     features: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: PluginSettings | None = None, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name)
+        #: Optional. What :meth:`save` writes beside the model (features, training window, horizon,
+        #: data hash, library versions, metrics): :meth:`fit` and :meth:`load` fill it, and
+        #: ``tradekit model train`` adds ``window`` and ``walk_forward`` to it before saving.
+        self.metadata: dict[str, Any] = {}
 
     def fit(self, data: BarSeries, horizon: int) -> dict[str, Any]:
         """Required. Train on ``data``; returns metrics."""
@@ -474,6 +492,26 @@ class Model(Plugin):
     def load(cls, path: Path) -> Model:
         """Required. Read a model written by :meth:`save`; refuse a mismatched one."""
         raise NotImplementedError
+
+    def score(self, data: BarSeries, predictions: NDArray[np.float64], horizon: int) -> dict[str, float]:
+        """Optional. How ``predictions``, one per bar of ``data`` and made out of sample, turned out.
+
+        ``tradekit model train`` calls it on each walk-forward test window, with
+        the ``horizon`` the model was fit for, and prints one column per key.
+        Bars whose outcome lies beyond ``data`` are left out. By default nothing
+        is scored (an empty dict).
+        """
+        return {}
+
+    @classmethod
+    def read_metadata(cls, path: Path) -> dict[str, Any] | None:
+        """Optional. The metadata of an artifact this class wrote, without loading the model; None if not one.
+
+        ``tradekit model info`` asks each installed model in turn; raise a
+        :class:`~tradekit.errors.UserError` for a file that is this class's but
+        cannot be used. By default None (this class cannot tell without loading).
+        """
+        return None
 
 
 #: The base class of each kind, by kind name.

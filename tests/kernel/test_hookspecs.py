@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pluggy
 import pytest
 
 from tradekit import hookspecs
+from tradekit.control import ControlAction, ControlRequest
 from tradekit.domain.events import RiskVerdict
 from tradekit.hooks import HookFacade, new_plugin_manager
 from tradekit.hookspecs import hookimpl
@@ -110,6 +112,14 @@ class Recorder:
         self.calls.append(("tradekit_model_loaded", {"model": model, "metadata": metadata}))
 
     @hookimpl
+    def tradekit_control_requested(self, request: Any) -> None:
+        self.calls.append(("tradekit_control_requested", {"request": request}))
+
+    @hookimpl
+    def tradekit_heartbeat(self, now: Any) -> None:
+        self.calls.append(("tradekit_heartbeat", {"now": now}))
+
+    @hookimpl
     def tradekit_notify(self, event: Any) -> None:
         self.calls.append(("tradekit_notify", {"event": event}))
 
@@ -144,6 +154,10 @@ def test_every_facade_method_delivers_its_hook_with_the_right_arguments(samples:
             "error": TimeoutError("venue timed out"),
         },
         "tradekit_model_loaded": {"model": "lgbm", "metadata": {"horizon": 5}},
+        "tradekit_control_requested": {
+            "request": ControlRequest(action=ControlAction.STOP, source="telegram chat 42", reason="going to bed")
+        },
+        "tradekit_heartbeat": {"now": datetime(2024, 8, 5, 1, 10, tzinfo=UTC)},
         "tradekit_notify": {"event": samples.event},
         "tradekit_run_stopped": {"run": samples.run, "summary": samples.summary},
     }

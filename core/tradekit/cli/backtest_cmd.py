@@ -179,6 +179,7 @@ def _write_files(result: BacktestResult, output: Path) -> dict[str, Path]:
         trades=result.trades,
         stats=result.stats,
         extra=result.extra or None,
+        timelines=result.strategy_report.timelines if result.strategy_report is not None else (),
     )
     stats_path = folder / "stats.json"
     stats_path.write_text(json.dumps(_as_json(result, {}), indent=2, default=str))
@@ -203,11 +204,12 @@ def _as_json(result: BacktestResult, files: dict[str, Path]) -> dict[str, Any]:
         "risk_rejections": result.engine_stats.risk_rejections,
         "journal": str(result.journal_path),
         "files": {k: str(v) for k, v in files.items()},
+        "strategy_report": result.strategy_report.as_dict() if result.strategy_report is not None else None,
     }
 
 
 def _print_result(result: BacktestResult, files: dict[str, Path]) -> None:
-    from tradekit.report import render_stats, render_trades
+    from tradekit.report import render_stats, render_strategy_report, render_trades
 
     console = stdout_console()
     first = next(iter(result.data.values()))
@@ -219,6 +221,9 @@ def _print_result(result: BacktestResult, files: dict[str, Path]) -> None:
     console.print(render_stats(result.stats, title=f"backtest {result.run.run_id[:12]}"))
     if result.trades:
         console.print(render_trades(result.trades, limit=10))
+    if result.strategy_report is not None:
+        for table in render_strategy_report(result.strategy_report, limit=20):
+            console.print(table)
     stats = result.engine_stats
     console.print(
         f"orders {stats.orders:,} (rejected by the venue {stats.rejected:,}, blocked by risk "

@@ -25,6 +25,14 @@ from tradekit.cli.common import (
 @click.option("--param", "-p", "params", multiple=True, help="Strategy parameter key=value; repeat as needed.")
 @click.option("--live", is_flag=True, help="Send real orders. Without it: a dry run (simulated fills).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before a --live run.")
+@click.option("--testnet", is_flag=True, help="Use the exchange's test network, where it has one (no real money).")
+@click.option(
+    "--on-mismatch",
+    type=click.Choice(["ask", "adopt", "cancel", "abort"]),
+    default="ask",
+    show_default=True,
+    help="--live: what to do with open orders and positions on the venue the journal does not explain.",
+)
 @click.option("--max-bars", type=click.IntRange(min=1), help="Stop after this many new bars.")
 @click.option(
     "--fresh",
@@ -49,6 +57,8 @@ def run(
     params: tuple[str, ...],
     live: bool,
     yes: bool,
+    testnet: bool,
+    on_mismatch: str,
     max_bars: int | None,
     fresh: bool,
     poll_interval: float,
@@ -64,6 +74,7 @@ def run(
     strategy's state restored from the journal (see --fresh).
     """
     from tradekit import session
+    from tradekit.session.reconcile import ask_on_terminal
 
     overrides: dict[str, Any] = {
         "strategy": strategy,
@@ -73,6 +84,8 @@ def run(
     }
     overrides = with_strategy_params(overrides, strategy, parse_params(params))
     settings, origin = settings_from(ctx, overrides)
+    if testnet:
+        settings, origin = settings_from(ctx, _on_testnet(ctx, settings.exchange, overrides))
     plugins, run_symbols = session.prepare_live(settings, registry_from(ctx), origin=origin, live=live)
     console = stderr_console()
     console.print(session.describe_live_run(settings, plugins, run_symbols, live), markup=False)
@@ -90,8 +103,22 @@ def run(
             poll_interval=poll_interval,
             on_bar=display.update,
             fresh=fresh,
+            on_mismatch=ask_on_terminal(on_mismatch, console) if live else None,
         )
     _print_summary(result)
+
+
+def _on_testnet(ctx: click.Context, exchange: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` that also set the exchange's ``testnet`` setting; refused for an exchange without one."""
+    from tradekit.errors import ConfigError
+
+    capabilities = getattr(registry_from(ctx).load_class("exchange", exchange), "capabilities", None)
+    if capabilities is None or not capabilities.testnet:
+        raise ConfigError(f"exchange {exchange} has no test network; --testnet needs one that has")
+    plugins = dict(overrides.get("plugins") or {})
+    tables = dict(plugins.get("exchange") or {})
+    tables[exchange] = {**tables.get(exchange, {}), "testnet": True}
+    return {**overrides, "plugins": {**plugins, "exchange": tables}}
 
 
 class _Display:
@@ -106,6 +133,7 @@ class _Display:
         self.strategy = strategy
         self.live: Any = None
         self._last = 0.0
+        self.status_failed = False
 
     def __enter__(self) -> _Display:
         if self.console.is_terminal:
@@ -123,7 +151,7 @@ class _Display:
         now = time.monotonic()
         if self.live is None:
             if status.bars % 500 == 0:
-                fields = _strategy_status(self.strategy)
+                fields = _strategy_status(self.strategy, self)
                 own = "".join(f"; {name} {value}" for name, value in fields.items())
                 self.console.print(
                     f"bar {status.bars}: {engine.now:%Y-%m-%d %H:%M} close {status.close:,.2f} "
@@ -135,7 +163,7 @@ class _Display:
             return
         self._last = now
         table = _status_table(engine, status)
-        fields = _strategy_status(self.strategy)
+        fields = _strategy_status(self.strategy, self)
         if fields:
             from rich.console import Group
 
@@ -144,19 +172,22 @@ class _Display:
             self.live.update(table)
 
 
-def _strategy_status(strategy: Any) -> dict[str, str]:
+def _strategy_status(strategy: Any, display: _Display | None = None) -> dict[str, str]:
     """The strategy's status as named fields (a plain line is one field, "status"); {} when it has none.
 
-    A status that fails is shown as the error and logged: the display must never stop the run.
+    A status that fails is shown as the error and logged once: the display must never stop the run.
     """
     if strategy is None:
         return {}
     try:
         status = strategy.status()
     except Exception as error:
-        import logging
+        if display is None or not display.status_failed:
+            import logging
 
-        logging.getLogger("tradekit.cli").exception("strategy %s: status() failed", getattr(strategy, "name", "?"))
+            logging.getLogger("tradekit.cli").exception("strategy %s: status() failed", getattr(strategy, "name", "?"))
+            if display is not None:
+                display.status_failed = True
         return {"status": f"status() failed: {type(error).__name__}: {error}"}
     if status is None:
         return {}

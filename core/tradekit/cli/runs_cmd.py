@@ -97,6 +97,8 @@ def report(ctx: click.Context, run_ref: str, journal: Path | None, as_json: bool
     """Show one run (by id or a unique prefix of it): its stats, orders and events."""
     from rich.table import Table
 
+    from tradekit.report.risk import render_risk_summary, summarize_risk_verdicts
+
     with _open(_journal_path(ctx, journal)) as opened:
         record = opened.get_run(run_ref)
         stored = opened.report(record.run_id)
@@ -114,6 +116,7 @@ def report(ctx: click.Context, run_ref: str, journal: Path | None, as_json: bool
                     "fills": len(fills),
                     "events": [e.model_dump(mode="json") for e in events[-50:]],
                     "risk_verdicts": len(verdicts),
+                    "risk": summarize_risk_verdicts(verdicts).as_dict(),
                 },
                 indent=2,
                 default=str,
@@ -140,6 +143,9 @@ def report(ctx: click.Context, run_ref: str, journal: Path | None, as_json: bool
         f"orders {len(orders):,} ({', '.join(f'{k} {v:,}' for k, v in sorted(by_status.items())) or 'none'}); "
         f"fills {len(fills):,}; risk verdicts {len(verdicts):,}"
     )
+    if verdicts:
+        for risk_table in render_risk_summary(summarize_risk_verdicts(verdicts)):
+            console.print(risk_table)
     if events:
         table = Table(title="last events", title_justify="left")
         for column in ("time", "kind", "message"):

@@ -33,7 +33,7 @@ from tradekit.engine.core import Engine
 from tradekit.sim.pricing import first_reach_index
 
 if TYPE_CHECKING:
-    from tradekit.plugin import Strategy
+    from tradekit.plugin import Capabilities, Strategy
     from tradekit.sim import SimulatedVenue
 
 Progress = Callable[[int], None]
@@ -95,17 +95,22 @@ def run_backtest(
     fill_at_close: bool = True,
     skip_idle_bars: bool = True,
     progress: Progress | None = None,
+    capabilities: Capabilities | None = None,
 ) -> BacktestOutcome:
     """Run ``strategy`` over ``data`` and return the equity curve and fills.
 
     ``skip_idle_bars=False`` visits every bar (the reference behaviour that the
     shortcut must reproduce exactly; tests and benchmarks compare both).
+    ``capabilities`` are the named exchange's, which the strategy sees as
+    ``ctx.capabilities`` (the simulated venue's by default).
     """
     check_aligned(data)
     symbols = list(data)
     first = data[symbols[0]]
     n = len(first)
-    context = EngineContext(engine, strategy, data, market_orders_fill_at_close=fill_at_close)
+    context = EngineContext(
+        engine, strategy, data, market_orders_fill_at_close=fill_at_close, capabilities=capabilities
+    )
     engine.contexts[id(strategy)] = context
 
     start = max(strategy.warmup - 1, 0)
@@ -154,7 +159,7 @@ def run_backtest(
     return BacktestOutcome(
         equity=equity,
         in_market=in_market,
-        fills=[record.fill for record in engine.fill_log],
+        fills=engine.fill_log.fills(),
         visited_bars=visited,
         fees_paid=sum(engine.ledger.fees_paid.values(), Decimal(0)),
     )
@@ -208,18 +213,18 @@ def equity_curve(engine: Engine, data: dict[str, BarSeries]) -> tuple[NDArray[np
     symbols = list(data)
     n = len(data[symbols[0]])
     quote = engine.quote_currency
-    fills = engine.fill_log
+    fills = engine.fill_log.rows()
     change_index = np.empty(len(fills), dtype=np.int64)
     cash_after = np.empty(len(fills))
     quantity_after = {symbol: np.empty(len(fills)) for symbol in symbols}
     cash = engine.start_cash
     held = dict.fromkeys(symbols, Decimal(0))
-    for k, record in enumerate(fills):
-        fill = record.fill
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        cash -= signed * fill.price + (fill.fee if (fill.fee_currency or quote) == quote else 0)
-        held[fill.symbol] += signed
-        change_index[k] = record.index
+    buy = Side.BUY.value
+    for k, (index, _id, _order, fill_symbol, side, quantity, price, fee, fee_currency, *_rest) in enumerate(fills):
+        signed = quantity if side == buy else -quantity
+        cash -= signed * price + (fee if (fee_currency or quote) == quote else 0)
+        held[fill_symbol] += signed
+        change_index[k] = index
         cash_after[k] = float(cash)
         for symbol in symbols:
             quantity_after[symbol][k] = float(held[symbol])

@@ -7,13 +7,24 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.bars import BarSeries, ns_to_datetime
-from tradekit.domain.orders import OrderType
+from tradekit.domain.orders import OrderType, TriggerDirection
+from tradekit.plugin import Capabilities
 
 if TYPE_CHECKING:
     from tradekit.domain.instruments import Instrument
     from tradekit.domain.orders import Order, OrderIntent
     from tradekit.engine.core import Engine
     from tradekit.plugin import Strategy
+
+#: What the kernel's simulated venue takes: the capabilities of a run whose loop was not told its exchange's.
+SIMULATED_VENUE = Capabilities(
+    order_types=frozenset(OrderType),
+    trigger_directions=frozenset(TriggerDirection),
+    post_only=True,
+    reduce_only=True,
+    positions=True,
+    simulated=True,
+)
 
 
 class EngineContext:
@@ -31,8 +42,10 @@ class EngineContext:
         history: dict[str, BarSeries],
         *,
         market_orders_fill_at_close: bool = True,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self._engine = engine
+        self._capabilities = capabilities or SIMULATED_VENUE
         self._strategy = strategy
         self._history = history
         self._symbols = tuple(history)
@@ -55,6 +68,11 @@ class EngineContext:
     def symbols(self) -> tuple[str, ...]:
         """The run's symbols in config order."""
         return self._symbols
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The exchange's capabilities (the simulated venue's when the loop was not given them)."""
+        return self._capabilities
 
     def close(self, symbol: str | None = None) -> float:
         """The current bar's close."""

@@ -12,6 +12,7 @@ order goes through is here, once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,12 +42,103 @@ _DERIVED_FROM_FILLS = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
 _JOURNALED_AS_ORDERS = frozenset({EventKind.ORDER_FILLED, EventKind.ORDER_PLACED, EventKind.ORDER_CANCELLED})
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class FillRecord:
     """A fill and the bar it happened on, for the equity curve."""
 
     index: int
     fill: Fill
+
+
+#: One fill as the log keeps it: (bar index, fill id, client order id, symbol, side, quantity, price, fee,
+#: fee currency, liquidity, timestamp), sides and liquidity as their string values.
+FillRow = tuple[int, str, str, str, str, Decimal, Decimal, Decimal, str, str, datetime]
+
+
+class FillLog:
+    """Every fill of a run and the bar it happened on, for the report and the equity curve.
+
+    A long backtest keeps tens of thousands of fills. As pydantic objects
+    they are four garbage-collected objects each, which Python's collector
+    walks again at every full collection (a sixth of a million-bar run's
+    time); as tuples of strings, Decimals and datetimes the collector stops
+    tracking them. A :class:`FillRecord` with a :class:`Fill` is made again
+    when one is asked for.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self) -> None:
+        self._rows: list[FillRow] = []
+
+    def append(self, index: int, fill: Fill) -> None:
+        """Keep ``fill``, which happened on bar ``index``."""
+        self._rows.append(
+            (
+                index,
+                fill.fill_id,
+                fill.client_order_id,
+                fill.symbol,
+                fill.side.value,
+                fill.quantity,
+                fill.price,
+                fill.fee,
+                fill.fee_currency,
+                fill.liquidity.value,
+                fill.timestamp,
+            )
+        )
+
+    def rows(self) -> list[FillRow]:
+        """The fills as kept (read only), oldest first."""
+        return self._rows
+
+    def fills(self) -> list[Fill]:
+        """The fills, oldest first."""
+        return [_fill(row) for row in self._rows]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, position: int) -> FillRecord:
+        row = self._rows[position]
+        return FillRecord(row[0], _fill(row))
+
+    def __iter__(self) -> Iterator[FillRecord]:
+        for row in self._rows:
+            yield FillRecord(row[0], _fill(row))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FillLog):
+            return self._rows == other._rows
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+
+def _fill(row: FillRow) -> Fill:
+    _index, fill_id, client_order_id, symbol, side, quantity, price, fee, fee_currency, liquidity, timestamp = row
+    fill: Fill = _validate_fill(
+        {
+            "fill_id": fill_id,
+            "client_order_id": client_order_id,
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "fee": fee,
+            "fee_currency": fee_currency,
+            "liquidity": liquidity,
+            "timestamp": timestamp,
+        }
+    )
+    return fill
+
+
+# Faster than the constructor's wrapper, and than model_construct with pydantic 2.
+_validate_fill = Fill.__pydantic_validator__.validate_python
 
 
 @dataclass
@@ -102,7 +194,7 @@ class Engine:
         self.orders = OrderMemory(keep_finished)
         self.owners: dict[str, Strategy] = {}
         self.contexts: dict[int, Any] = {}
-        self.fill_log: list[FillRecord] = []
+        self.fill_log = FillLog()
         self.stats = EngineStats()
         self.now: datetime | None = None
         self.index = 0
@@ -324,7 +416,7 @@ class Engine:
             previous = None
         position = self.ledger.apply_fill(fill)
         self.stats.fills += 1
-        self.fill_log.append(FillRecord(self.index, fill))
+        self.fill_log.append(self.index, fill)
         if self.recorder is not None:
             self.recorder.fill(fill, position)
         if self._observed["tradekit_fill"]:

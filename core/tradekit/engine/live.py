@@ -194,7 +194,9 @@ def run_live(
             s: b.slice(0, int(np.searchsorted(b.timestamps, cut, side="right"))) for s, b in first_bars.items()
         }
     series = {s: GrowingSeries(bars) for s, bars in first_bars.items()}
-    context = EngineContext(engine, strategy, {s: g.view() for s, g in series.items()})
+    context = EngineContext(
+        engine, strategy, {s: g.view() for s, g in series.items()}, capabilities=exchange.capabilities
+    )
     engine.contexts[id(strategy)] = context
     first = symbols[0]
     if len(series[first]):

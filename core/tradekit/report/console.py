@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tradekit.report.metrics import BacktestStats, format_decimal, format_money, format_percent
+from tradekit.report.strategy_report import StrategyReport
 from tradekit.report.trades import Trade
 
 
@@ -82,3 +83,50 @@ def render_trades(trades: Sequence[Trade], limit: int = 20) -> Table:
         ]
         table.add_row(*cells)
     return table
+
+
+def render_strategy_report(report: StrategyReport, *, limit: int = 0) -> list[Table]:
+    """The tables a strategy added to its report, and its summary as a two-column table, for the terminal.
+
+    With ``limit`` above 0 a table shows its last ``limit`` rows; the caption says so.
+    """
+    tables: list[Table] = []
+    if report.summary:
+        summary = Table(title="Strategy", show_header=True, header_style="bold")
+        summary.add_column("Item", style="cyan", no_wrap=True)
+        summary.add_column("Value", justify="right")
+        for key, value in report.summary.items():
+            summary.add_row(key, _cell(value))
+        tables.append(summary)
+    for section in report.tables:
+        rows = list(section.rows)
+        table = Table(title=section.title, header_style="bold")
+        captions = [section.caption] if section.caption else []
+        if 0 < limit < len(rows):
+            captions.append(f"last {limit:,} of {len(rows):,} rows")
+            rows = rows[-limit:]
+        if captions:
+            table.caption = "; ".join(captions)
+        for name in section.columns:
+            table.add_column(name, justify="right" if _numeric_column(section.rows, name, section.columns) else "left")
+        for row in rows:
+            table.add_row(*(_cell(cell) for cell in row))
+        tables.append(table)
+    return tables
+
+
+def _numeric_column(rows: Sequence[Sequence[object]], name: str, columns: Sequence[str]) -> bool:
+    position = list(columns).index(name)
+    return any(isinstance(row[position], int | float | Decimal) for row in rows)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -3,7 +3,8 @@
 The page holds the statistics as a table, then one plotly figure with shared
 time axis: the price (candlesticks up to :data:`CANDLESTICK_LIMIT` bars, a
 close line beyond) with the trades' entries and exits as markers, the equity
-curve, the drawdown, and one panel per optional extra series. plotly.js is
+curve (coloured by a strategy's timeline, its phase say, when one is given),
+the drawdown, and one panel per optional extra series and per timeline. plotly.js is
 inlined, so the file opens offline, from an e-mail or a CI artefact.
 
 Long runs are downsampled for the charts (never for the statistics): each
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tradekit.domain.bars import BarSeries, FloatArray, IntArray
 from tradekit.report.metrics import BacktestStats, drawdown, format_decimal, format_money, format_percent
+from tradekit.report.strategy_report import Timeline
 from tradekit.report.trades import Trade
 
 #: Most points drawn per series (and per kind of trade marker).
@@ -66,6 +69,50 @@ def _category_indices(codes: IntArray, max_points: int) -> IntArray:
     if len(changes) + 2 <= max_points:
         return np.unique(np.concatenate([[0], changes, [n - 1]])).astype(np.int64)
     return downsample_indices(codes.astype(np.float64), max_points)
+
+
+def _equity_by_category(x: FloatArray, equity: FloatArray, keep: IntArray, timeline: Timeline) -> list[Any]:
+    """The equity curve as one trace per category of ``timeline``: each drawn where that category holds.
+
+    The points kept are the downsampled ones plus each change and the bar
+    before it, so every stretch of a category is drawn from its first bar and
+    joins the next stretch where the category changes.
+    """
+    import plotly.graph_objects as go
+
+    n = len(equity)
+    labels = timeline.categories()
+    code_of = {label: code for code, label in enumerate(labels)}
+    codes = np.full(n, -1, dtype=np.int64)
+    indices = np.array([min(index, n - 1) for index, _ in timeline.changes], dtype=np.int64)
+    if len(indices):
+        last = np.searchsorted(indices, np.arange(n), side="right") - 1
+        change_codes = np.array([code_of[label] for _, label in timeline.changes], dtype=np.int64)
+        codes[last >= 0] = change_codes[last[last >= 0]]
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    points = np.unique(np.concatenate([keep, starts, starts - 1])).astype(np.int64)
+    point_codes = codes[points]
+    traces = []
+    names = [(code, label or "(none)") for code, label in enumerate(labels)]
+    if (codes < 0).any():
+        names.append((-1, timeline.before or "(none)"))
+    for code, label in names:
+        # A stretch also takes the first point of the next one, so the line has no hole at a change.
+        shown = (point_codes == code) | np.concatenate([[False], point_codes[:-1] == code])
+        if not shown.any():
+            continue
+        y = np.where(shown, equity[points], np.nan)
+        traces.append(
+            go.Scatter(
+                x=x[points],
+                y=y,
+                mode="lines",
+                name=f"Equity: {escape(label)}",
+                connectgaps=False,
+                hovertemplate=f"{escape(timeline.name)} {escape(label)}<br>equity %{{y:,.2f}}<extra></extra>",
+            )
+        )
+    return traces
 
 
 def _ms(moment: datetime) -> float:
@@ -161,14 +208,18 @@ def write_html_report(
     trades: Sequence[Trade],
     stats: BacktestStats,
     extra: dict[str, FloatArray | Sequence[str]] | None = None,
+    timelines: Sequence[Timeline] = (),
 ) -> Path:
     """Write the report of one run to ``path`` (an ``.html`` file) and return the path.
 
     ``equity`` has one value per bar of ``bars``; so has each series of
     ``extra``: numbers are drawn as a line, strings (a strategy's phase per
-    bar, say) as a step line over their categories, one panel per name. Every
-    text put in the page or the figure is HTML-escaped. Raises ``ValueError``
-    when a series does not have one value per bar.
+    bar, say) as a step line over their categories, one panel per name. Each
+    of ``timelines`` (a strategy's categories by bar, from its
+    :class:`~tradekit.report.strategy_report.StrategyReport`) gets a panel of
+    its own, and the first colours the equity curve by the category in force
+    at each bar. Every text put in the page or the figure is HTML-escaped.
+    Raises ``ValueError`` when a series does not have one value per bar.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -177,7 +228,9 @@ def write_html_report(
     eq = np.asarray(equity, dtype=np.float64)
     if len(eq) != n:
         raise ValueError(f"equity has {len(eq)} values but there are {n} bars; give one per bar")
-    panels = dict(extra or {})
+    panels: dict[str, FloatArray | Sequence[str] | NDArray[np.object_]] = dict(extra or {})
+    for timeline in timelines:
+        panels.setdefault(timeline.name, timeline.per_bar(n))
     for name, series in panels.items():
         if len(series) != n:
             raise ValueError(f"extra series {name!r} has {len(series)} values but there are {n} bars")
@@ -216,7 +269,11 @@ def write_html_report(
     if n:
         keep = downsample_indices(eq)
         downsampled |= len(keep) < n
-        fig.add_trace(go.Scatter(x=x[keep], y=eq[keep], mode="lines", name="Equity"), row=2, col=1)
+        if timelines:
+            for trace in _equity_by_category(x, eq, keep, timelines[0]):
+                fig.add_trace(trace, row=2, col=1)
+        else:
+            fig.add_trace(go.Scatter(x=x[keep], y=eq[keep], mode="lines", name="Equity"), row=2, col=1)
         dd_percent = drawdown(eq)[0] * 100.0
         keep = downsample_indices(dd_percent)
         fig.add_trace(

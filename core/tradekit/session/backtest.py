@@ -232,6 +232,7 @@ def run_backtest(
                 data,
                 fill_at_close=settings.backtest.fill_at is FillTiming.CLOSE,
                 skip_idle_bars=settings.backtest.skip_idle_bars,
+                capabilities=plugins.exchange.capabilities,
                 progress=progress(len(first), 0) if progress is not None else None,
             )
         except BaseException as error:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, Severity
 from tradekit.domain.run import RunInfo, RunMode, RunSummary
-from tradekit.errors import ConfigError
+from tradekit.errors import ConfigError, ExchangeError
 from tradekit.registry import Registry
 from tradekit.session.plugins import RunPlugins, load_plugins, new_run_id, quote_of, simulated_venue
+from tradekit.session.reconcile import Reconciliation, check_on_start, settle
 from tradekit.session.resume import Resumption, load_resumption, take_up
 from tradekit.settings import Settings
 from tradekit.stop_requests import stop_request_path
@@ -108,13 +109,16 @@ def run_live(
     should_stop: Callable[[], bool] = lambda: False,
     on_bar: Callable[[Engine, Any], None] | None = None,
     fresh: bool = False,
+    on_mismatch: Callable[[Reconciliation], str] | None = None,
 ) -> LiveResult:
     """Run a strategy on an exchange's bars as they close: a dry run, or live with ``live=True``.
 
     A run of the same strategy, exchange, symbols and mode that died (never
     finished in the journal) is taken up where it stood
     (:mod:`tradekit.session.resume`); ``fresh=True`` marks it abandoned and
-    starts a new run instead.
+    starts a new run instead. Live, with ``on_mismatch``, open orders and
+    positions on the venue that the journal does not explain are reported to
+    it and handled as it answers (:mod:`tradekit.session.reconcile`).
     """
     from tradekit.control import RunControl
     from tradekit.engine.brokers import ExchangeBroker, SimulatedBroker
@@ -129,6 +133,7 @@ def run_live(
     mode = RunMode.LIVE if live else RunMode.DRY_RUN
     with Journal(settings.journal, durable=True) as journal:
         resumption = _resumable(journal, settings, plugins, symbols, mode, fresh=fresh)
+        found = check_on_start(plugins, journal, symbols, resumption, on_mismatch) if live and on_mismatch else None
         cash = settings.backtest.cash if resumption is None else resumption.cash
         venue = None if live else simulated_venue(settings, exchange, instruments, quote, cash=cash)
         broker = SimulatedBroker(venue) if venue is not None else ExchangeBroker(exchange)
@@ -169,6 +174,8 @@ def run_live(
                 len(open_orders),
             )
         engine.now = datetime.now(UTC)
+        if found is not None and not found.clean:
+            settle(found, exchange, engine, plugins.strategy, engine.now)
         # Stop, flatten and resume requests (a chat command, `tradekit stop`) are served between bars.
         control = RunControl(
             engine, plugins.strategy, accepts_requests=True, stop_file=stop_request_path(settings.journal)
@@ -214,6 +221,12 @@ def run_live(
             reason = f"error: {type(error).__name__}: {error}"
             raise
         finally:
+            if live:
+                # A fill the exchange reported after the loop's last poll still belongs in the journal.
+                try:
+                    engine.drain()
+                except ExchangeError as error:
+                    log.error("last look at %s's order events failed: %s", exchange.name, error)
             equity = engine.equity() if engine._last_close else cash
             summary = RunSummary(
                 run_id=run.run_id,
