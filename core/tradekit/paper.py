@@ -21,6 +21,7 @@ from pydantic import Field
 from tradekit.domain.bars import datetime_to_ns
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import OrderType, TriggerDirection
+from tradekit.errors import InvalidOrder
 from tradekit.indicators import price_scale
 from tradekit.plugin import Capabilities, Exchange, PluginSettings
 
@@ -230,7 +231,13 @@ class PaperExchange(Exchange):
         return self._venue
 
     def submit_order(self, order: Order) -> None:
-        """Send to the simulated venue at the last revealed close."""
+        """Send to the simulated venue at the last revealed close; a symbol paper does not trade is refused."""
+        venue = self.venue()
+        if order.symbol not in venue.instruments:
+            raise InvalidOrder(
+                f"paper trades {', '.join(venue.instruments)}, not {order.symbol!r}",
+                venue_message=f"unknown symbol {order.symbol}",
+            )
         market = self.fetch_bars(order.symbol, self._timeframe, limit=1)
         self._polls -= 1 if self.settings.pace == 0 else 0  # looking is not a tick of the clock
         price = self.venue().ledger.instruments[order.symbol].round_price(Decimal(repr(float(market.close[-1]))))
