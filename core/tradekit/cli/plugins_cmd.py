@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tradekit.cli.common import registry_from, stdout_console
+from tradekit.cli.doctor import doctor
 
 if TYPE_CHECKING:
     from tradekit.plugin import Plugin
@@ -19,6 +20,9 @@ KIND_CHOICE = click.Choice(["exchange", "strategy", "risk", "notifier", "model"]
 @click.group()
 def plugins() -> None:
     """List, inspect and check installed plugins."""
+
+
+plugins.add_command(doctor)
 
 
 @plugins.command("list")
