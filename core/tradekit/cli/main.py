@@ -24,9 +24,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Backtest a strategy on historical or simulated bars.",
     ),
     "run": ("tradekit.cli.run_cmd", "run", "Run a strategy: a dry run by default, real orders with --live."),
+    "data": ("tradekit.cli.data_cmd", "data", "Market data: download an exchange's candles for backtests."),
     "runs": ("tradekit.cli.runs_cmd", "runs", "List the runs in the journal."),
     "report": ("tradekit.cli.runs_cmd", "report", "Show one run from the journal."),
+    "stop": ("tradekit.cli.stop_cmd", "stop", "Stop running dry or live runs: cancel orders, optionally flatten."),
     "plugins": ("tradekit.cli.plugins_cmd", "plugins", "List, inspect and check installed plugins."),
+    "plugin": ("tradekit.cli.plugin_cmd", "plugin", "Create a new plugin: a ready-to-publish distribution."),
 }
 
 
