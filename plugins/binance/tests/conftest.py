@@ -6,21 +6,19 @@ API key and secret below are made up for the tests.
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tradekit_binance import BinanceExchange, BinanceSettings
 from tradekit_binance.fake_server import FakeBinance
+from tradekit_ccxt.testing.exchanges import Connections, order_factory
 
 from tradekit import secrets
 from tradekit.data import simulate_bars
 from tradekit.domain.bars import BarSeries
-from tradekit.domain.orders import Order, OrderIntent, Side
+from tradekit.domain.orders import Order
 
 SPOT, FUTURES = "BTC/USDT", "BTC/USDT:USDT"
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -69,33 +67,13 @@ def settings_for(server: FakeBinance, **overrides: Any) -> BinanceSettings:
 
 
 @pytest.fixture
-def connect(venue: FakeBinance) -> Iterator[Callable[..., BinanceExchange]]:
+def connect(venue: FakeBinance) -> Iterator[Connections[BinanceExchange]]:
     """Make connected exchanges on the fake venue (closed afterwards); keyword arguments override settings."""
-    made: list[BinanceExchange] = []
-
-    def make(**overrides: Any) -> BinanceExchange:
-        settings = settings_for(venue, **overrides)
-        secrets.register_model_secrets(settings)
-        exchange = BinanceExchange(settings, name="binance")
-        exchange.sleep = lambda seconds: time.sleep(min(seconds, 0.05))  # backoff kept short in tests
-        exchange.connect()
-        made.append(exchange)
-        return exchange
-
-    yield make
-    for exchange in made:
-        exchange.close()
+    with Connections(BinanceExchange, "binance", lambda **overrides: settings_for(venue, **overrides)) as make:
+        yield make
 
 
 @pytest.fixture
 def make_order() -> Callable[..., Order]:
     """Orders with fresh engine-style client order ids; keyword arguments are intent fields (symbol first)."""
-    sequence = itertools.count(1)
-    prefix = f"{time.time_ns():012x}"[-12:]
-
-    def make(**fields: Any) -> Order:
-        defaults: dict[str, Any] = {"symbol": SPOT, "side": Side.BUY, "quantity": Decimal("0.01")}
-        intent = OrderIntent(**{**defaults, **fields})
-        return Order.from_intent(intent, f"{prefix}{next(sequence):020x}")
-
-    return make
+    return order_factory(SPOT)

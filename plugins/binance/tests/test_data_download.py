@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,18 +10,13 @@ import numpy as np
 import pytest
 from tradekit_binance.fake_server import FakeBinance
 from tradekit_ccxt.testing import Request
+from tradekit_ccxt.testing.cli import ExchangeCli
 
 from tradekit.data import load_bars, simulate_bars
+from tradekit.testing.cli import CliResult
 
 BARS = 3_000
 PAGE = 500
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -35,33 +28,9 @@ def venue() -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-def tradekit(
-    venue: FakeBinance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Result]:
-    from tradekit.cli.main import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TRADEKIT_PLUGINS__EXCHANGE__BINANCE__API_URL", venue.url)
-    monkeypatch.setenv("TRADEKIT_PLUGINS__EXCHANGE__BINANCE__RETRIES", "2")
-    root = logging.getLogger()
-
-    def run(*args: str) -> Result:
-        handlers, level = list(root.handlers), root.level
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-            code = code if isinstance(code, int) else 0
-        except SystemExit as done:
-            code = int(done.code or 0)
-        finally:
-            for handler in root.handlers[:]:
-                if handler not in handlers:
-                    root.removeHandler(handler)
-            root.setLevel(level)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+def tradekit(venue: FakeBinance, tmp_path: Path) -> ExchangeCli:
+    """The ``tradekit`` command in-process in a fresh folder, downloading from the fake venue with two retries."""
+    return ExchangeCli(tmp_path, "binance", {"api_url": venue.url, "retries": "2"})
 
 
 def span(venue: FakeBinance) -> tuple[str, str, list[tuple]]:
@@ -77,7 +46,7 @@ def klines(request: Request) -> bool:
     return request.path == "/api/v3/klines"
 
 
-def download(tradekit: Callable[..., Result], start: str, end: str) -> Result:
+def download(tradekit: ExchangeCli, start: str, end: str) -> CliResult:
     return tradekit(
         "data",
         "download",
@@ -97,11 +66,11 @@ def download(tradekit: Callable[..., Result], start: str, end: str) -> Result:
 
 
 def test_a_download_pages_through_the_range_into_one_parquet_file_backtests_read(
-    tradekit: Callable[..., Result], venue: FakeBinance, tmp_path: Path
+    tradekit: ExchangeCli, venue: FakeBinance, tmp_path: Path
 ) -> None:
     start, end, candles = span(venue)
     result = download(tradekit, start, end)
-    assert result.code == 0, result.err
+    assert result.exit_code == 0, result.stderr
     target = tmp_path / "data" / "binance" / "BTC_USDT-1m.parquet"
     series = load_bars(target)
     assert (series.symbol, series.timeframe, len(series)) == ("BTC/USDT", "1m", BARS)
@@ -110,11 +79,11 @@ def test_a_download_pages_through_the_range_into_one_parquet_file_backtests_read
     assert len(venue.matching(klines)) == BARS // PAGE  # six full pages: it stops at --to without asking more
     assert not (tmp_path / "data" / "binance" / "BTC_USDT-1m.parquet.parts").exists()
     backtest = tradekit("backtest", "--strategy", "sma_cross", "--data", str(target), "--no-files")
-    assert backtest.code == 0, backtest.err
+    assert backtest.exit_code == 0, backtest.stderr
 
 
 def test_an_interrupted_download_resumes_after_its_last_page_and_ends_identical(
-    tradekit: Callable[..., Result], venue: FakeBinance, tmp_path: Path
+    tradekit: ExchangeCli, venue: FakeBinance, tmp_path: Path
 ) -> None:
     start, end, candles = span(venue)
     served = 0
@@ -127,14 +96,14 @@ def test_an_interrupted_download_resumes_after_its_last_page_and_ends_identical(
 
     venue.inject("error", after_three_pages, times=2)  # as many as the retries: the download gives up
     broken = download(tradekit, start, end)
-    assert broken.code == 1
-    assert "did not answer usably" in broken.err
+    assert broken.exit_code == 1
+    assert "did not answer usably" in broken.stderr
     parts = sorted((tmp_path / "data" / "binance" / "BTC_USDT-1m.parquet.parts").glob("*.parquet"))
     assert len(parts) == 3
     before = len(venue.requests)
     resumed = download(tradekit, start, end)
-    assert resumed.code == 0, resumed.err
-    assert "resumed 1,500 new bars" in resumed.err
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "resumed 1,500 new bars" in resumed.stderr
     first_request = next(r for r in venue.requests[before:] if klines(r))
     assert int(first_request.params["startTime"]) == candles[3 * PAGE][0]  # right after the stored pages
     series = load_bars(tmp_path / "data" / "binance" / "BTC_USDT-1m.parquet")
@@ -142,10 +111,8 @@ def test_an_interrupted_download_resumes_after_its_last_page_and_ends_identical(
     assert np.array_equal(series.timestamps // 1_000_000, [c[0] for c in candles])
 
 
-def test_a_range_the_venue_has_no_bars_for_is_a_clear_error(
-    tradekit: Callable[..., Result], venue: FakeBinance
-) -> None:
+def test_a_range_the_venue_has_no_bars_for_is_a_clear_error(tradekit: ExchangeCli, venue: FakeBinance) -> None:
     _, end, _ = span(venue)
     result = download(tradekit, end, "2100-01-01")
-    assert result.code == 2
-    assert "returned no 1m bars of BTC/USDT" in result.err
+    assert result.exit_code == 2
+    assert "returned no 1m bars of BTC/USDT" in result.stderr

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import logging
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,11 +11,13 @@ import pytest
 from tradekit_binance import BinanceExchange
 from tradekit_binance.fake_server import FakeBinance
 from tradekit_ccxt.testing import Request
+from tradekit_ccxt.testing.exchanges import resting_price
+from tradekit_ccxt.testing.faults import fault_campaign
+from tradekit_ccxt.testing.leaks import captured_logs, wire_text
 
 from tradekit.domain.orders import Order, OrderStatus, OrderType, OrderUpdate
 from tradekit.engine.brokers import ExchangeBroker
-from tradekit.errors import AuthenticationFailed, InsufficientFunds, OrderStateUnknown
-from tradekit.secrets import RedactingFilter
+from tradekit.errors import AuthenticationFailed, InsufficientFunds
 
 SPOT = "BTC/USDT"
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -31,7 +30,7 @@ def placing(request: Request) -> bool:
 
 
 def resting(exchange: BinanceExchange) -> Decimal:
-    return exchange.instruments([SPOT])[SPOT].round_price(exchange.latest_price(SPOT) * Decimal("0.9"))
+    return resting_price(exchange, SPOT)
 
 
 @pytest.mark.parametrize("fault", ["lost", "malformed", "timeout", "error"])
@@ -83,63 +82,41 @@ def test_under_random_faults_no_order_is_placed_twice(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     exchange = connect(timeout=0.4, retries=3)
-    broker = ExchangeBroker(exchange)
-    draw = random.Random(11)
-    price = resting(exchange)
-    sent, unsure = [], 0
-    for _ in range(20):
-        kind = draw.choice([None, "lost", "malformed", "timeout", "error", "rate"])
-        if kind is not None:
-            venue.inject(kind, placing, delay=0.8, retry_after=0.1)
-        order = make_order(type=OrderType.LIMIT, price=price)
-        sent.append(order.client_order_id)
-        try:
-            broker.submit(order, NOW, None)
-        except OrderStateUnknown:
-            unsure += 1
+    campaign = fault_campaign(
+        ExchangeBroker(exchange),
+        venue,
+        make_order,
+        orders=20,
+        seed=11,
+        placing=placing,
+        price=resting(exchange),
+        now=NOW,
+        options={"timeout": {"delay": 0.8}, "rate": {"retry_after": 0.1}},
+    )
+    sent = [order.client_order_id for order in campaign.sent]
     placed = venue.client_ids_placed()
     duplicates = len(placed) - len(set(placed))
     with capsys.disabled():
         print(
             f"\nbinance fault campaign: {len(sent)} orders sent, {sum(venue.faults_injected.values())} faults "
-            f"injected, {len(placed)} placed, duplicates: {duplicates}, unsure: {unsure}"
+            f"injected, {len(placed)} placed, duplicates: {duplicates}, unsure: {campaign.unsure}"
         )
     assert duplicates == 0
     assert sorted(placed) == sorted(sent)
 
 
-@pytest.fixture
-def log_text() -> Iterator[io.StringIO]:
-    """Everything logged at DEBUG (ccxt's request dumps, headers included), through tradekit's filter."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter())
-    root, ccxt_log = logging.getLogger(), logging.getLogger("ccxt")
-    levels = (root.level, ccxt_log.level)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    ccxt_log.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(levels[0])
-    ccxt_log.setLevel(levels[1])
-
-
 def test_the_key_and_secret_never_reach_the_logs_even_when_ccxt_dumps_headers(
-    connect: Callable[..., BinanceExchange],
-    venue: FakeBinance,
-    make_order: Callable[..., Order],
-    log_text: io.StringIO,
+    connect: Callable[..., BinanceExchange], venue: FakeBinance, make_order: Callable[..., Order]
 ) -> None:
-    exchange = connect()
-    exchange.balances()
-    order = make_order(type=OrderType.LIMIT, price=resting(exchange))
-    exchange.submit_order(order)
-    exchange.cancel_order(order)
+    with captured_logs() as log_text:
+        exchange = connect()
+        exchange.balances()
+        order = make_order(type=OrderType.LIMIT, price=resting(exchange))
+        exchange.submit_order(order)
+        exchange.cancel_order(order)
     logged = log_text.getvalue()
     assert "X-MBX-APIKEY" in logged  # ccxt did dump the request headers...
     assert API_KEY not in logged  # ...and the key was masked
     assert API_SECRET not in logged
-    wire = "".join(r.body + r.query + str(r.headers) for r in venue.requests)
-    assert API_SECRET not in wire  # only signatures leave the machine
+    assert API_SECRET not in wire_text(venue)  # only signatures leave the machine
     assert API_SECRET not in repr(exchange.settings) and API_KEY not in repr(exchange.settings)

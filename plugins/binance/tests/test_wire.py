@@ -9,6 +9,7 @@ import pytest
 from tradekit_binance import BinanceExchange
 from tradekit_binance.fake_server import FakeBinance
 from tradekit_ccxt.testing import Request
+from tradekit_ccxt.testing.exchanges import resting_price
 
 from tradekit.domain.orders import Fill, Order, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce, TriggerDirection
 from tradekit.errors import InvalidOrder
@@ -30,8 +31,7 @@ def sent(exchange: BinanceExchange, venue: FakeBinance, order: Order) -> Request
 
 
 def away(exchange: BinanceExchange, symbol: str, factor: str) -> Decimal:
-    instrument = exchange.instruments([symbol])[symbol]
-    return instrument.round_price(exchange.latest_price(symbol) * Decimal(factor))
+    return resting_price(exchange, symbol, Decimal(factor))
 
 
 @pytest.mark.parametrize(

@@ -6,21 +6,19 @@ wallet and key below are made up for the tests and hold nothing anywhere.
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tradekit_ccxt.testing.exchanges import Connections, order_factory
 from tradekit_hyperliquid import HyperliquidExchange, HyperliquidSettings
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
 from tradekit import secrets
 from tradekit.data import simulate_bars
 from tradekit.domain.bars import BarSeries
-from tradekit.domain.orders import Order, OrderIntent, Side
+from tradekit.domain.orders import Order
 
 SYMBOL = "BTC/USDC:USDC"
 WALLET = "0x" + "ab" * 20
@@ -63,33 +61,13 @@ def settings_for(server: FakeHyperliquid, **overrides: Any) -> HyperliquidSettin
 
 
 @pytest.fixture
-def connect(venue: FakeHyperliquid) -> Iterator[Callable[..., HyperliquidExchange]]:
+def connect(venue: FakeHyperliquid) -> Iterator[Connections[HyperliquidExchange]]:
     """Make connected exchanges on the fake venue (closed afterwards); keyword arguments override settings."""
-    made: list[HyperliquidExchange] = []
-
-    def make(**overrides: Any) -> HyperliquidExchange:
-        settings = settings_for(venue, **overrides)
-        secrets.register_model_secrets(settings)
-        exchange = HyperliquidExchange(settings, name="hyperliquid")
-        exchange.sleep = lambda seconds: time.sleep(min(seconds, 0.05))  # backoff kept short in tests
-        exchange.connect()
-        made.append(exchange)
-        return exchange
-
-    yield make
-    for exchange in made:
-        exchange.close()
+    with Connections(HyperliquidExchange, "hyperliquid", lambda **overrides: settings_for(venue, **overrides)) as make:
+        yield make
 
 
 @pytest.fixture
 def make_order() -> Callable[..., Order]:
     """Orders with fresh engine-style client order ids (32 hex digits); keyword arguments are intent fields."""
-    sequence = itertools.count(1)
-    prefix = f"{time.time_ns():012x}"[-12:]
-
-    def make(**fields: Any) -> Order:
-        defaults: dict[str, Any] = {"symbol": SYMBOL, "side": Side.BUY, "quantity": Decimal("0.01")}
-        intent = OrderIntent(**{**defaults, **fields})
-        return Order.from_intent(intent, f"{prefix}{next(sequence):020x}")
-
-    return make
+    return order_factory(SYMBOL)

@@ -9,8 +9,8 @@ venue and read what reached the wire.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 
+from tradekit_ccxt.testing.exchanges import resting_price
 from tradekit_hyperliquid import HyperliquidExchange
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
@@ -23,7 +23,7 @@ def every_private_call(exchange: HyperliquidExchange, make_order: Callable[..., 
     exchange.balances()
     exchange.positions()
     exchange.open_orders(SYMBOL)
-    price = exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL) * Decimal("0.9"))
+    price = resting_price(exchange, SYMBOL)
     resting = make_order(type=OrderType.LIMIT, price=price)
     exchange.submit_order(resting)
     exchange.fetch_order(resting.client_order_id, SYMBOL)

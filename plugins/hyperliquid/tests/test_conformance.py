@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
+from tradekit_ccxt.testing.conformance import FakeVenueConformance
 from tradekit_hyperliquid import HyperliquidExchange
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
 from tradekit.data import simulate_bars
-from tradekit.plugin import Exchange
-from tradekit.testing.conformance import ExchangeConformance
 
 SYMBOL = "BTC/USDC:USDC"
 
 
-class TestHyperliquidConformance(ExchangeConformance):
+class TestHyperliquidConformance(FakeVenueConformance):
     plugin = HyperliquidExchange
     plugin_name = "hyperliquid"
     settings: ClassVar[dict[str, Any]] = {
@@ -28,19 +23,6 @@ class TestHyperliquidConformance(ExchangeConformance):
         "rate_limits": {"rest": 1_000_000},
     }
     symbol = SYMBOL
-    event_timeout = 2.0
 
-    @pytest.fixture(autouse=True)
-    def _venue(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-        monkeypatch.setenv("TRADEKIT_CACHE_DIR", str(tmp_path / "cache"))
-        bars = simulate_bars(seed=11, bars=600, symbol=SYMBOL, start_price=60_000.0)
-        with FakeHyperliquid({SYMBOL: bars}) as server:
-            self.venue = server
-            yield
-
-    def make_exchange(self) -> Exchange:
-        return self.plugin(self.plugin_settings({"api_url": self.venue.url}), name=self.plugin_name)
-
-    def move_price(self, exchange: Exchange, symbol: str, price: Decimal) -> bool:
-        self.venue.set_price(symbol, price)
-        return True
+    def make_venue(self) -> FakeHyperliquid:
+        return FakeHyperliquid({SYMBOL: simulate_bars(seed=11, bars=600, symbol=SYMBOL, start_price=60_000.0)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -12,6 +11,8 @@ from typing import Any
 
 import pytest
 from tradekit_ccxt.testing import Request
+from tradekit_ccxt.testing.exchanges import resting_price
+from tradekit_ccxt.testing.faults import fault_campaign
 from tradekit_hyperliquid import HyperliquidExchange
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
@@ -38,10 +39,6 @@ def info(kind: str) -> Callable[[Request], bool]:
     return lambda request: request.path == "/info" and request.params.get("type") == kind
 
 
-def resting_price(exchange: HyperliquidExchange) -> Decimal:
-    return exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL) * Decimal("0.9"))
-
-
 @pytest.mark.parametrize("fault", ["lost", "malformed"])
 def test_an_order_whose_reply_is_lost_is_looked_up_and_never_sent_again(
     connect: Callable[..., HyperliquidExchange],
@@ -50,7 +47,7 @@ def test_an_order_whose_reply_is_lost_is_looked_up_and_never_sent_again(
     fault: str,
 ) -> None:
     exchange = connect()
-    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange))
+    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange, SYMBOL))
     venue.inject(fault, placing)
     ExchangeBroker(exchange).submit(order, NOW, None)
     assert venue.faults_injected[fault] == 1
@@ -70,7 +67,7 @@ def test_an_order_that_never_arrived_is_sent_again_once_after_the_lookup_finds_n
     options: dict[str, Any],
 ) -> None:
     exchange = connect(timeout=0.5)
-    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange))
+    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange, SYMBOL))
     venue.inject(fault, placing, **options)
     started = time.monotonic()
     ExchangeBroker(exchange).submit(order, NOW, None)
@@ -87,7 +84,7 @@ def test_when_the_lookup_fails_too_the_order_is_kept_as_sent_not_resent(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     exchange = connect(retries=2)
-    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange))
+    order = make_order(type=OrderType.LIMIT, price=resting_price(exchange, SYMBOL))
     venue.inject("lost", placing)
     venue.inject("error", info("orderStatus"), times=2)
     with pytest.raises(OrderStateUnknown):
@@ -139,7 +136,7 @@ def test_a_resting_limit_filled_in_two_parts_reports_both_fills_once(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     exchange = connect()
-    price = resting_price(exchange)
+    price = resting_price(exchange, SYMBOL)
     order = make_order(type=OrderType.LIMIT, price=price, quantity=Decimal("0.02"))
     exchange.submit_order(order)
     resting = venue.market.find(client_id=f"0x{order.client_order_id}")
@@ -201,7 +198,11 @@ def test_a_rejection_reaches_the_strategy_and_the_notifiers_with_the_venues_reas
     engine.now = NOW
     venue.market.reject_next = ("", "funds")
     intent = OrderIntent(
-        symbol=SYMBOL, side=Side.BUY, quantity=Decimal("0.01"), type=OrderType.LIMIT, price=resting_price(exchange)
+        symbol=SYMBOL,
+        side=Side.BUY,
+        quantity=Decimal("0.01"),
+        type=OrderType.LIMIT,
+        price=resting_price(exchange, SYMBOL),
     )
     engine.submit_intent(strategy, intent, None)
     reason = "Insufficient margin to place order. asset=0"
@@ -219,23 +220,18 @@ def test_under_random_faults_every_order_reaches_the_venue_exactly_once(
 ) -> None:
     """A campaign: 30 orders, each meeting a fault drawn at random (or none); no duplicate, none lost."""
     exchange = connect(timeout=0.4, retries=3)
-    broker = ExchangeBroker(exchange)
-    draw = random.Random(7)
-    kinds = [None, "lost", "malformed", "timeout", "error", "rate"]
-    options = {"timeout": {"delay": 0.8}, "rate": {"retry_after": 0.1}, "error": {"status": 502}}
-    price = resting_price(exchange)
-    sent: list[Order] = []
-    unsure = 0
-    for _ in range(30):
-        kind = draw.choice(kinds)
-        if kind is not None:
-            venue.inject(kind, placing, **options.get(kind, {}))
-        order = make_order(type=OrderType.LIMIT, price=price)
-        sent.append(order)
-        try:
-            broker.submit(order, NOW, None)
-        except OrderStateUnknown:
-            unsure += 1
+    campaign = fault_campaign(
+        ExchangeBroker(exchange),
+        venue,
+        make_order,
+        orders=30,
+        seed=7,
+        placing=placing,
+        price=resting_price(exchange, SYMBOL),
+        now=NOW,
+        options={"timeout": {"delay": 0.8}, "rate": {"retry_after": 0.1}, "error": {"status": 502}},
+    )
+    sent, unsure = campaign.sent, campaign.unsure
     placed = [raw["c"] for raw in venue.order_actions()]
     at_venue = [venue.market.find(client_id=f"0x{o.client_order_id}") for o in sent]
     duplicates = len(placed) - len(set(placed))

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tradekit_ccxt.testing.cli import ExchangeCli, journal_rows, run_command
+from tradekit_ccxt.testing.exchanges import resting_price
 from tradekit_hyperliquid import HyperliquidExchange
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
 from tradekit.domain.bars import BarSeries
 from tradekit.domain.orders import Fill, Order, OrderType
+from tradekit.testing.cli import CliResult
 
 SYMBOL = "BTC/USDC:USDC"
 WALLET = "0x" + "ab" * 20
 PRIVATE_KEY = "0x" + "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d"
-ENV = "TRADEKIT_PLUGINS__EXCHANGE__HYPERLIQUID__"
 STRANGER = "0x" + "5e" * 16  # an order placed by someone else: by hand, another bot
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -37,55 +29,19 @@ def live_venue(bars: BarSeries) -> Iterator[FakeHyperliquid]:
 
 
 @pytest.fixture
-def tradekit(
-    live_venue: FakeHyperliquid, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Result]:
-    from tradekit.cli.main import main
-
-    monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "API_URL": live_venue.url,
-        "WALLET_ADDRESS": WALLET,
-        "PRIVATE_KEY": PRIVATE_KEY,
-        "RATE_LIMITS": '{"rest": 1000000}',
-    }.items():
-        monkeypatch.setenv(f"{ENV}{name}", value)
-    root = logging.getLogger()
-
-    def run(*args: str) -> Result:
-        handlers, level = list(root.handlers), root.level
-        capsys.readouterr()
-        try:
-            code = main(
-                [
-                    "run",
-                    "--strategy",
-                    "sma_cross",
-                    "--exchange",
-                    "hyperliquid",
-                    "--timeframe",
-                    "1m",
-                    "--max-bars",
-                    "3",
-                    "--poll-interval",
-                    "0",
-                    "--live",
-                    "--yes",
-                    *args,
-                ]
-            )
-            code = code if isinstance(code, int) else 0
-        except SystemExit as done:
-            code = int(done.code or 0)
-        finally:
-            for handler in root.handlers[:]:
-                if handler not in handlers:
-                    root.removeHandler(handler)
-            root.setLevel(level)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+def tradekit(live_venue: FakeHyperliquid, tmp_path: Path) -> Callable[..., CliResult]:
+    """A three-bar live ``sma_cross`` run on the fake venue with the test wallet; arguments are added to it."""
+    cli = ExchangeCli(
+        tmp_path,
+        "hyperliquid",
+        {
+            "api_url": live_venue.url,
+            "wallet_address": WALLET,
+            "private_key": PRIVATE_KEY,
+            "rate_limits": '{"rest": 1000000}',
+        },
+    )
+    return lambda *args: cli(*run_command("hyperliquid", "sma_cross", "--live", "--yes", *args, max_bars=3))
 
 
 @pytest.fixture
@@ -105,30 +61,25 @@ def stranger(live_venue: FakeHyperliquid) -> Iterator[None]:
     yield
 
 
-def journal_rows(tmp_path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "tradekit-journal.sqlite3") as connection:
-        return connection.execute(sql).fetchall()
-
-
 @pytest.mark.usefixtures("stranger")
 def test_without_an_answer_the_live_run_does_not_start_and_says_what_it_found(
-    tradekit: Callable[..., Result], live_venue: FakeHyperliquid, tmp_path: Path
+    tradekit: Callable[..., CliResult], live_venue: FakeHyperliquid, tmp_path: Path
 ) -> None:
     result = tradekit()  # stdin is no terminal: nobody can answer
-    assert result.code == 1
-    assert f"unknown open order {STRANGER[2:]}" in result.err
-    assert "unexplained position in BTC/USDC:USDC: the venue holds 0.02" in result.err
-    assert "--on-mismatch adopt" in result.err
+    assert result.exit_code == 1
+    assert f"unknown open order {STRANGER[2:]}" in result.stderr
+    assert "unexplained position in BTC/USDC:USDC: the venue holds 0.02" in result.stderr
+    assert "--on-mismatch adopt" in result.stderr
     assert live_venue.action_types() == []  # nothing touched
     assert journal_rows(tmp_path, "SELECT count(*) FROM runs") == [(0,)]
 
 
 @pytest.mark.usefixtures("stranger")
 def test_cancel_cancels_the_unknown_orders_and_starts(
-    tradekit: Callable[..., Result], live_venue: FakeHyperliquid, tmp_path: Path
+    tradekit: Callable[..., CliResult], live_venue: FakeHyperliquid, tmp_path: Path
 ) -> None:
     result = tradekit("--on-mismatch", "cancel")
-    assert result.code == 0, result.err
+    assert result.exit_code == 0, result.stderr
     assert live_venue.actions[0] == {"type": "cancelByCloid", "cancels": [{"asset": 0, "cloid": STRANGER}]}
     assert live_venue.market.find(client_id=STRANGER).status == "canceled"
     events = journal_rows(tmp_path, "SELECT message FROM events WHERE kind = 'reconciliation'")
@@ -137,10 +88,10 @@ def test_cancel_cancels_the_unknown_orders_and_starts(
 
 @pytest.mark.usefixtures("stranger")
 def test_adopt_takes_the_orders_and_the_position_into_the_run(
-    tradekit: Callable[..., Result], live_venue: FakeHyperliquid, tmp_path: Path
+    tradekit: Callable[..., CliResult], live_venue: FakeHyperliquid, tmp_path: Path
 ) -> None:
     result = tradekit("--on-mismatch", "adopt")
-    assert result.code == 0, result.err
+    assert result.exit_code == 0, result.stderr
     orders = [row[0] for row in journal_rows(tmp_path, "SELECT client_order_id FROM orders")]
     assert STRANGER[2:] in orders
     fills = journal_rows(tmp_path, "SELECT fill_id, quantity FROM fills")
@@ -149,18 +100,18 @@ def test_adopt_takes_the_orders_and_the_position_into_the_run(
 
 
 def test_a_venue_holding_only_what_the_journal_explains_starts_without_asking(
-    tradekit: Callable[..., Result],
+    tradekit: Callable[..., CliResult],
 ) -> None:
     result = tradekit()
-    assert result.code == 0, result.err
-    assert "does not explain" not in result.err
+    assert result.exit_code == 0, result.stderr
+    assert "does not explain" not in result.stderr
 
 
 def test_an_adopted_order_is_followed_by_its_client_order_id_and_its_fills_booked(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     placing = connect()
-    price = placing.instruments([SYMBOL])[SYMBOL].round_price(placing.latest_price(SYMBOL) * Decimal("0.9"))
+    price = resting_price(placing, SYMBOL)
     order = make_order(type=OrderType.LIMIT, price=price)
     placing.submit_order(order)
     restarted = connect()  # a new process: it knows nothing of the order
@@ -186,7 +137,7 @@ def test_open_orders_of_another_tradekit_run_in_the_journal_are_left_to_it(
     from tradekit.session.reconcile import find_discrepancies
 
     exchange = connect()
-    price = exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL) * Decimal("0.9"))
+    price = resting_price(exchange, SYMBOL)
     other_run = uuid.uuid4().hex
     theirs = make_order(type=OrderType.LIMIT, price=price).model_copy(
         update={"client_order_id": f"{other_run[:12]}{1:020x}"}

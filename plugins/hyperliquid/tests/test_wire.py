@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from tradekit_ccxt.testing.exchanges import resting_price
 from tradekit_hyperliquid import HyperliquidExchange
 from tradekit_hyperliquid.fake_server import FakeHyperliquid
 
@@ -56,7 +57,7 @@ def test_limit_orders_carry_their_time_in_force_and_post_only_becomes_alo(
     away: Decimal,
 ) -> None:
     exchange = connect()
-    price = exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL) * away)
+    price = resting_price(exchange, SYMBOL, away)
     wire = sent(exchange, venue, make_order(type=OrderType.LIMIT, price=price, **fields))
     assert wire["t"] == expected_type
     assert Decimal(wire["p"]) == price
@@ -125,7 +126,7 @@ def test_cancel_and_lookup_go_by_cloid(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     exchange = connect()
-    price = exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL) * Decimal("0.9"))
+    price = resting_price(exchange, SYMBOL)
     order = make_order(type=OrderType.LIMIT, price=price)
     exchange.submit_order(order)
     exchange.fetch_order(order.client_order_id, SYMBOL)
@@ -166,7 +167,7 @@ def test_fill_or_kill_is_refused_before_anything_is_sent(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     exchange = connect()
-    price = exchange.instruments([SYMBOL])[SYMBOL].round_price(exchange.latest_price(SYMBOL))
+    price = resting_price(exchange, SYMBOL, Decimal(1))
     with pytest.raises(InvalidOrder, match="fill-or-kill"):
         exchange.submit_order(make_order(type=OrderType.LIMIT, price=price, time_in_force=TimeInForce.FOK))
     assert venue.order_actions() == []

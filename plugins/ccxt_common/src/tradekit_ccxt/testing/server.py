@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -106,6 +107,10 @@ class FakeVenueServer:
     def handle(self, request: Request) -> Reply:
         """Answer one request in the venue's format."""
         raise NotImplementedError
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move ``symbol``'s market to ``price`` (tests use it to fill or trigger resting orders)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement set_price()")
 
     # -- faults -------------------------------------------------------------------------------------
 
