@@ -44,6 +44,9 @@ class ExchangeConformance(PluginConformance):
     * ``off_tick`` / ``off_lot``: what the exchange does with a price off the tick or a quantity off
       the lot: ``"refuse"`` (default) or the rounding mode it applies (``"nearest"``, ``"down"``, ``"up"``);
     * ``timeframe``: the bars asked for a reference price when ``latest_price`` gives none;
+    * ``stop_limit_beyond_trigger``: where a rising buy stop-limit's limit sits: past its trigger
+      (default True, a chase with a cap) or at it (False: venues such as MetaTrader 5 take a buy
+      stop-limit's limit only at or below its stop);
     * ``make_exchange(self)``: build the exchange (e.g. pointed at your fake server); default
       ``plugin(settings)``, then ``connect()`` is called;
     * ``move_price(self, exchange, symbol, price) -> bool``: move the market so resting orders can be
@@ -66,6 +69,7 @@ class ExchangeConformance(PluginConformance):
     off_tick: ClassVar[str] = "refuse"
     off_lot: ClassVar[str] = "refuse"
     timeframe: ClassVar[str | None] = None
+    stop_limit_beyond_trigger: ClassVar[bool] = True
 
     def make_exchange(self) -> Exchange:
         """The exchange under test, created with :attr:`settings` (override to point it at a fake server)."""
@@ -213,7 +217,7 @@ class ExchangeConformance(PluginConformance):
         direction, trigger, through = self._trigger(session)
         limit = (
             session.instrument.round_price(trigger * (1 + session.away / 2), "up")
-            if direction is TriggerDirection.RISING
+            if direction is TriggerDirection.RISING and self.stop_limit_beyond_trigger
             else trigger
         )
         order = session.order(
@@ -222,8 +226,11 @@ class ExchangeConformance(PluginConformance):
         what = f"a buy stop-limit triggered {direction.value} at {trigger}, limit {limit} (market {session.reference})"
         attempt = session.attempt(order)
         self._expect_resting(session, attempt, what)
-        if session.move(through):
-            self._expect_fill(session, order, attempt, f"{what}, after the market moved to {through}")
+        pullback = direction is TriggerDirection.RISING and not self.stop_limit_beyond_trigger
+        # With its limit at the trigger, the buy placed when the stop fires fills when the market comes back.
+        if session.move(through) and (not pullback or session.move(limit)):
+            moved = f"{through}, then back to {limit}" if pullback else f"{through}"
+            self._expect_fill(session, order, attempt, f"{what}, after the market moved to {moved}")
             worst = max(fill.price for fill in session.fills(order))
             if worst > limit:
                 violated(self.current_rule, f"{what} filled at {worst}, above its limit")
