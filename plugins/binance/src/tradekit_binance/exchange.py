@@ -281,8 +281,8 @@ class BinanceExchange(CcxtExchange):
             return kind(str(mapped), venue_message=mapped.venue_message)
         return mapped
 
-    def latest_price(self, symbol: str) -> Decimal | None:
-        """The last trade price (``ticker/price``: weight 2, against 2-80 for a 24 h ticker)."""
+    def poll_latest_price(self, symbol: str) -> Decimal | None:
+        """The last trade price over REST (``ticker/price``: weight 2, against 2-80 for a 24 h ticker)."""
         market = self._market(symbol)
         request = {"symbol": market["id"]}
         if self.futures:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -39,6 +39,7 @@ from tradekit_ccxt.errors import map_ccxt_error
 from tradekit_ccxt.markets import check_order, instrument_from_market
 from tradekit_ccxt.orders import decimal_or_none, fill_from_trade, order_from_ccxt
 from tradekit_ccxt.retry import RetryPolicy, call_with_retry
+from tradekit_ccxt.streaming import BarBook, MarketStream, Snapshot
 from tradekit_ccxt.tracking import OrderTracker, Tracked
 
 T = TypeVar("T")
@@ -46,6 +47,12 @@ log = logging.getLogger("tradekit.ccxt")
 
 #: ``(type, side, amount, price, params)`` as ``ccxt.Exchange.create_order`` takes them.
 OrderArguments = tuple[str, str, float, float | None, dict[str, Any]]
+#: Bars served from the websocket when the engine names no count.
+STREAM_HISTORY = 200
+#: After a candle's period ended, how long the stream may stay silent before REST is asked (clock skew, latency).
+CLOSE_GRACE_MS = 5_000
+#: ``has`` of each ccxt.pro class (read once: making a client to read it costs a few milliseconds).
+_STREAM_HAS: dict[type, dict[str, Any]] = {}
 
 
 class CcxtSettings(PluginSettings):
@@ -73,6 +80,22 @@ class CcxtSettings(PluginSettings):
     )
     refresh_interval: float = Field(
         default=1.0, ge=0, description="Fewest seconds between two polls of the venue for order events."
+    )
+    market_data: Literal["websocket", "poll"] = Field(
+        default="websocket",
+        description="How bars and prices arrive: by ccxt's websocket client where the venue has it (REST polling "
+        "while the stream is down or stale), or by REST polling only.",
+    )
+    ws_url: str | None = Field(
+        default=None,
+        description="Scheme and host of the venue's websocket instead of the real one (the venue's paths are "
+        "kept). With api_url set and ws_url unset, market data is polled over REST.",
+    )
+    stream_stale_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds without a websocket message after which bars and prices are polled over REST "
+        "until the stream speaks again.",
     )
 
     @field_validator("rate_limits", mode="before")
@@ -114,6 +137,10 @@ class CcxtExchange(Exchange):
         self._last_refresh = 0.0
         self._policy = RetryPolicy(attempts=self.settings.retries)
         self.sleep: Callable[[float], None] = time.sleep
+        self._stream: MarketStream | None = None
+        self._stream_off: str | None = None
+        self._books: dict[tuple[str, ...], BarBook] = {}
+        self._sources: dict[tuple[str, ...], str] = {}
 
     # -- what a venue says -------------------------------------------------------------------------
 
@@ -278,7 +305,13 @@ class CcxtExchange(Exchange):
         self.read("load_markets", client.load_markets)
 
     def close(self) -> None:
-        """Drop the client and the budget connections (a later :meth:`connect` starts afresh)."""
+        """Stop the market-data stream, drop the client and the budget connections (:meth:`connect` starts afresh)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._stream_off = None
+        self._books.clear()
+        self._sources.clear()
         if self._client is not None:
             session = getattr(self._client, "session", None)
             if session is not None:
@@ -317,14 +350,32 @@ class CcxtExchange(Exchange):
         return (maker, taker) if maker is not None and taker is not None else None
 
     def latest_price(self, symbol: str) -> Decimal | None:
-        """The last price from the ticker."""
+        """The last price: from the websocket ticker when it is live and fresh, else :meth:`poll_latest_price`."""
+        streamed = self._streamed_price(symbol)
+        return streamed if streamed is not None else self.poll_latest_price(symbol)
+
+    def poll_latest_price(self, symbol: str) -> Decimal | None:
+        """The last price over REST, from the ticker (a venue may ask a cheaper endpoint)."""
         ticker = self.read("latest_price", lambda: self.client.fetch_ticker(symbol))
         return decimal_or_none(ticker.get("last") or ticker.get("close"))
 
     def fetch_bars(
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
     ) -> BarSeries:
-        """Closed candles only: the one still forming is dropped."""
+        """Closed candles only: from the websocket when it is live (the latest bars), else over REST.
+
+        A request with ``since`` (history, a download, a resumed run) always goes to REST.
+        """
+        if since is None:
+            streamed = self._streamed_bars(symbol, timeframe, limit)
+            if streamed is not None:
+                return self._series(symbol, timeframe, streamed)
+        return self._series(symbol, timeframe, self._polled_bars(symbol, timeframe, since, limit))
+
+    def _polled_bars(
+        self, symbol: str, timeframe: str, since: datetime | None, limit: int | None
+    ) -> list[tuple[int, tuple[float, ...]]]:
+        """Closed candles over REST (the one still forming, by the venue's clock, is dropped)."""
         from tradekit.data import timeframe_to_ns
 
         step_ms = timeframe_to_ns(timeframe) // 1_000_000
@@ -337,12 +388,14 @@ class CcxtExchange(Exchange):
             closed = [r for r in closed if r[0] >= since_ms]
         if limit is not None:
             closed = closed[-limit:] if since is None else closed[:limit]
-        table = np.array([[float(v) if v is not None else np.nan for v in r[1:6]] for r in closed], dtype=np.float64)
-        table = table.reshape(-1, 5)
+        return [(int(r[0]), tuple(float(v) if v is not None else np.nan for v in r[1:6])) for r in closed]
+
+    def _series(self, symbol: str, timeframe: str, rows: Sequence[tuple[int, tuple[float, ...]]]) -> BarSeries:
+        table = np.array([values for _, values in rows], dtype=np.float64).reshape(-1, 5)
         return BarSeries(
             symbol=symbol,
             timeframe=timeframe,
-            timestamps=np.array([int(r[0]) * 1_000_000 for r in closed], dtype=np.int64),
+            timestamps=np.array([stamp * 1_000_000 for stamp, _ in rows], dtype=np.int64),
             open=np.ascontiguousarray(table[:, 0]),
             high=np.ascontiguousarray(table[:, 1]),
             low=np.ascontiguousarray(table[:, 2]),
@@ -350,6 +403,162 @@ class CcxtExchange(Exchange):
             volume=np.nan_to_num(np.ascontiguousarray(table[:, 4])),
             source=f"{self.name}:{symbol}:{timeframe}",
         )
+
+    # -- market data by websocket ----------------------------------------------------------------
+
+    def stream_class(self) -> type | None:
+        """ccxt's websocket class of the venue (``ccxt.pro.<ccxt_id>``), None when ccxt has none."""
+        import ccxt.pro
+
+        found = getattr(ccxt.pro, self.ccxt_id, None)
+        return found if isinstance(found, type) else None
+
+    def stream_has(self, method: str) -> bool:
+        """Whether ccxt's websocket client of the venue has ``method`` (``watchOHLCV``, ``watchTicker``...)."""
+        cls = self.stream_class()
+        if cls is None:
+            return False
+        has = _STREAM_HAS.get(cls)
+        if has is None:
+            has = _STREAM_HAS[cls] = dict(cls().has)
+        return has.get(method) is True
+
+    def point_stream_at(self, client: Any, url: str) -> None:
+        """Send every websocket of ``client`` to ``url``'s scheme and host, each keeping the venue's path."""
+        from urllib.parse import urlsplit
+
+        base = urlsplit(url)
+
+        def repoint(table: dict[str, Any]) -> None:
+            for name, value in list(table.items()):
+                if isinstance(value, dict):
+                    repoint(value)
+                elif isinstance(value, str) and value.startswith("ws"):
+                    table[name] = f"{base.scheme}://{base.netloc}{urlsplit(value).path}"
+
+        repoint(client.urls["api"]["ws"])
+
+    def _market_stream(self, method: str) -> MarketStream | None:
+        """The websocket stream when ``method`` (``watchOHLCV``, ``watchTicker``) is to be used, else None."""
+        if self._stream_off is not None:
+            return None
+        if self._stream is None:
+            why = self._why_poll()
+            if why is not None:
+                self._stream_off = why
+                log.info("%s: market data by REST polling (%s)", self.name, why)
+                return None
+            if self.client.markets is None:
+                self.connect()
+            self._stream = MarketStream(self._make_stream_client, name=self.name)
+        return self._stream if self.stream_has(method) else None
+
+    def _why_poll(self) -> str | None:
+        if self.settings.market_data == "poll":
+            return "market_data = poll"
+        if self.settings.api_url and not self.settings.ws_url:
+            return "api_url is set and ws_url is not"
+        if not self.stream_has("watchOHLCV"):
+            return f"ccxt {self.ccxt_id} has no websocket candles"
+        return None
+
+    def _make_stream_client(self) -> Any:
+        """The ``ccxt.pro`` client (made in the stream's loop): public data only, the REST client's markets."""
+        cls = self.stream_class()
+        assert cls is not None
+        extra = self.ccxt_config()
+        client = cls({"timeout": int(self.settings.timeout * 1000), "options": {**extra.pop("options", {})}, **extra})
+        if self.settings.testnet:
+            client.set_sandbox_mode(True)
+        if self.settings.ws_url:
+            self.point_stream_at(client, self.settings.ws_url)
+        # The REST client's markets, so the stream's thread never asks REST (it has no budget). Not ccxt's
+        # set_markets_from_exchange: it fails on helper options a venue left unset (Hyperliquid's HIP-3 tokens).
+        source = self.client
+        client.set_markets(source.markets, source.currencies)
+        for helper in source.options.get("marketHelperProps") or ():
+            if source.options.get(helper) is not None:
+                client.options[helper] = source.options[helper]
+        return client
+
+    def _fresh(self, snap: Snapshot) -> str | None:
+        """Why ``snap`` cannot be served (None: it can)."""
+        if not snap.live:
+            return f"the websocket is down ({snap.error})" if snap.error else "the websocket has not spoken yet"
+        if snap.received is None or time.monotonic() - snap.received > self.settings.stream_stale_after:
+            return f"no websocket message for {self.settings.stream_stale_after:g} s"
+        return None
+
+    def _use(self, key: tuple[str, ...], source: str) -> None:
+        """Log when the source of ``key``'s data changes (once per change, not per call)."""
+        if self._sources.get(key) != source:
+            previous = self._sources.get(key)
+            self._sources[key] = source
+            level = logging.WARNING if previous == "websocket" else logging.INFO
+            log.log(level, "%s: %s %s by %s", self.name, key[0], " ".join(key[1:]), source)
+
+    def _streamed_bars(
+        self, symbol: str, timeframe: str, limit: int | None
+    ) -> list[tuple[int, tuple[float, ...]]] | None:
+        """The last ``limit`` closed bars from the websocket (holes filled over REST), or None: poll instead."""
+        from tradekit.data import timeframe_to_ns
+
+        stream = self._market_stream("watchOHLCV")
+        if stream is None:
+            return None
+        step_ms = timeframe_to_ns(timeframe) // 1_000_000
+        key = stream.watch_bars(symbol, timeframe)
+        snap = stream.snapshot(key)
+        why = self._fresh(snap)
+        if why is None and not snap.candles:
+            why = "no candle received yet"
+        if why is None:
+            forming = max(snap.candles)
+            if self.client.milliseconds() >= forming + step_ms + CLOSE_GRACE_MS and (snap.received_ms or 0) < (
+                forming + step_ms
+            ):
+                why = "no candle since the last one's period ended"
+        if why is not None:
+            self._use(key, f"REST polling: {why}")
+            return None
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = BarBook(step_ms)
+        # The latest candle is still forming: only those before it are closed.
+        book.add({t: v for t, v in snap.candles.items() if t < forming})
+        wanted = limit or STREAM_HISTORY
+        missing = book.missing(forming, wanted)
+        if missing:
+            gap = bool(book.bars) and min(book.bars) < missing[0]  # else: the history before the first candle
+            since = datetime.fromtimestamp(missing[0] / 1000, UTC)
+            count = (forming - missing[0]) // step_ms
+            rows = self._polled_bars(symbol, timeframe, since, count)
+            wanted_stamps = set(missing)
+            book.add({t: v for t, v in rows if t in wanted_stamps})
+            book.asked(missing)
+            if gap:
+                found = sum(1 for t, _ in rows if t in wanted_stamps)
+                log.info(
+                    "%s: %s %s: %d bars the websocket missed, backfilled over REST", self.name, symbol, timeframe, found
+                )
+        self._use(key, "websocket")
+        return book.before(forming, limit)
+
+    def _streamed_price(self, symbol: str) -> Decimal | None:
+        """The websocket ticker's price when it is live and fresh, else None."""
+        stream = self._market_stream("watchTicker")
+        if stream is None:
+            return None
+        key = stream.watch_price(symbol)
+        snap = stream.snapshot(key)
+        why = self._fresh(snap)
+        if why is None and snap.price is None:
+            why = "no price received yet"
+        if why is not None:
+            self._use(key, f"REST polling: {why}")
+            return None
+        self._use(key, "websocket")
+        return decimal_or_none(snap.price)
 
     # -- Exchange: the account ---------------------------------------------------------------------
 

@@ -237,8 +237,8 @@ class HyperliquidExchange(CcxtExchange):
             return TriggerDirection.FALLING
         return None
 
-    def latest_price(self, symbol: str) -> Decimal | None:
-        """The mid price from ``allMids`` (weight 2, where a ticker would cost 40)."""
+    def poll_latest_price(self, symbol: str) -> Decimal | None:
+        """The mid price over REST from ``allMids`` (weight 2, where a ticker would cost 40)."""
         market = self._market(symbol)
         coin = market.get("baseName") if market.get("swap") else market.get("id")
         mids = self.read("latest_price", lambda: self.client.publicPostInfo({"type": "allMids"}))

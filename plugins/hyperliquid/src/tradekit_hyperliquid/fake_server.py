@@ -14,15 +14,29 @@ the venue does, and recorded: the tests assert that none is ever sent.
 Its market is a :class:`~tradekit_ccxt.testing.FakeMarket` over the bars it is
 given (perpetuals, USDC margin), with the venue's price rule: 5 significant
 figures, at most ``6 - szDecimals`` decimals.
+
+With ``stream=True`` it also serves Hyperliquid's websocket (``/ws``, on its own
+port: :attr:`FakeHyperliquid.ws_url`), in the shapes of Hyperliquid's websocket
+docs ("Subscriptions") and of ccxt's ``pro/hyperliquid.py``: ``{"method":
+"subscribe", "subscription": {"type": "candle", "coin", "interval"}}`` and
+``{"type": "activeAssetCtx", "coin"}``, answered with ``subscriptionResponse``;
+``{"method": "ping"}`` with ``{"channel": "pong"}``; pushes on the ``candle``
+channel (``{t, T, s, i, o, c, h, l, v, n}``) and the ``activeAssetCtx`` channel
+(``{"coin", "ctx": {...}}``). :meth:`FakeHyperliquid.advance` reveals the next
+bar and pushes its final candle and the next one's first update (the candle
+still forming), as the venue does when a period rolls over; ``stream_every``
+does so on a timer while a client follows candles.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from typing import Any
 
 from tradekit_ccxt.testing import FakeMarket, FakeOrder, FakeVenueServer, Refused, Reply, Request
+from tradekit_ccxt.testing.stream import Connection, FakeStreamServer
 
 from tradekit.domain.bars import BarSeries
 
@@ -86,8 +100,13 @@ class FakeHyperliquid(FakeVenueServer):
         cash: Decimal = Decimal(10_000),
         history: int = 200,
         reveal_on_candles: bool = False,
+        stream: bool = False,
+        stream_every: float | None = None,
     ) -> None:
         super().__init__()
+        self.stream = FakeStreamServer(self.on_stream_message) if stream else None
+        self.stream_every = stream_every
+        self._pacer: threading.Thread | None = None
         self.coins = [symbol.split("/")[0] for symbol in bars]
         self.size_decimals = {coin: (size_decimals or {}).get(coin, 5 if coin == "BTC" else 4) for coin in self.coins}
         first_prices = {s: Decimal(repr(float(b.close[min(history, len(b)) - 1]))) for s, b in bars.items()}
@@ -424,6 +443,131 @@ class FakeHyperliquid(FakeVenueServer):
     def rate_limited_reply(self, status: int, retry_after: float) -> Reply:
         """A bare 429 (the body's shape is not documented; ccxt maps the status)."""
         return Reply(status, "", {"Retry-After": f"{retry_after:g}"})
+
+    # -- the websocket -------------------------------------------------------------------------------------
+
+    def on_stream_message(self, connection: Connection, message: Any) -> list[Any]:
+        """Hyperliquid's answer to one client message: subscribe, unsubscribe, ping."""
+        if not isinstance(message, dict):
+            return []
+        method = message.get("method")
+        if method == "ping":
+            return [{"channel": "pong"}]
+        subscription = message.get("subscription") or {}
+        kind, coin = subscription.get("type"), subscription.get("coin")
+        if method not in ("subscribe", "unsubscribe") or kind not in ("candle", "activeAssetCtx"):
+            return [{"channel": "error", "data": f"Invalid subscription {json.dumps(message)}"}]
+        topic = (kind, coin, subscription.get("interval")) if kind == "candle" else (kind, coin)
+        response = {"channel": "subscriptionResponse", "data": {"method": method, "subscription": subscription}}
+        if method == "unsubscribe":
+            connection.topics.discard(topic)
+            return [response]
+        connection.topics.add(topic)
+        if kind == "activeAssetCtx" and coin in self.coins:
+            with self.lock:
+                return [response, self.asset_context(str(coin))]
+        return [response]
+
+    def asset_context(self, coin: str) -> dict[str, Any]:
+        """An ``activeAssetCtx`` push: the coin's context at the current price."""
+        price = self.text(self.market.prices[self.symbol_of(coin)])
+        ctx = {
+            "dayNtlVlm": "1000000.0",
+            "prevDayPx": price,
+            "markPx": price,
+            "midPx": price,
+            "oraclePx": price,
+            "funding": "0.0000125",
+            "openInterest": "1000.0",
+            "premium": "0.0",
+            "impactPxs": [price, price],
+        }
+        return {"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": ctx}}
+
+    def candle_push(self, coin: str, interval: str, index: int, forming: bool) -> dict[str, Any]:
+        """A ``candle`` push of bar ``index``: whole, or (``forming``) its first update at its open price."""
+        symbol = self.symbol_of(coin)
+        market = self.market
+        series = market.bars[symbol]
+        start = int(series.timestamps[index]) // 1_000_000 + market.shift_ms
+        o = market.on_tick(symbol, float(series.open[index]))
+        if forming:
+            h = low = c = o
+            volume = Decimal(0)
+        else:
+            h, low, c = (market.on_tick(symbol, float(getattr(series, n)[index])) for n in ("high", "low", "close"))
+            volume = Decimal(repr(float(series.volume[index])))
+        data = {
+            "t": start,
+            "T": start + market.step_ms - 1,
+            "s": coin,
+            "i": interval,
+            "o": self.text(o),
+            "c": self.text(c),
+            "h": self.text(h),
+            "l": self.text(low),
+            "v": self.text(volume),
+            "n": 0 if forming else 10,
+        }
+        return {"channel": "candle", "data": data}
+
+    def advance(self, interval: str = "1m") -> bool:
+        """Reveal the next bar; push its final candle, the next one's first update, and the new context.
+
+        Returns False at the end of the bars. Without a stream it only reveals.
+        """
+        with self.lock:
+            if not self.market.reveal():
+                return False
+            index = self.market.revealed - 1
+            total = len(next(iter(self.market.bars.values())))
+            pushes = []
+            for coin in self.coins:
+                messages = [self.candle_push(coin, interval, index, forming=False)]
+                if index + 1 < total:
+                    messages.append(self.candle_push(coin, interval, index + 1, forming=True))
+                pushes.append((("candle", coin, interval), messages))
+                pushes.append((("activeAssetCtx", coin), [self.asset_context(coin)]))
+        if self.stream is not None:
+            for topic, messages in pushes:
+                self.stream.publish(topic, *messages)
+        return True
+
+    def _pace(self, every: float, interval: str) -> None:
+        """Advance every ``every`` seconds while some client follows the first coin's candles."""
+        assert self.stream is not None
+        topic = ("candle", self.coins[0], interval)
+        while not self._stopping.wait(every):
+            if self.stream.followers(topic) and not self.advance(interval):
+                return
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:<port>`` of the websocket (ccxt keeps its ``/ws`` path)."""
+        if self.stream is None:
+            raise RuntimeError("this FakeHyperliquid was made without stream=True")
+        return self.stream.url
+
+    def start(self) -> FakeHyperliquid:
+        """Serve REST, and the websocket when asked (paced when ``stream_every`` is set)."""
+        super().start()
+        if self.stream is not None:
+            self.stream.start()
+            if self.stream_every is not None:
+                self._pacer = threading.Thread(
+                    target=self._pace, args=(self.stream_every, "1m"), name="tk-fake-pacer", daemon=True
+                )
+                self._pacer.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the pacing, the websocket and REST."""
+        self._stopping.set()
+        if self._pacer is not None:
+            self._pacer.join(timeout=10)
+        if self.stream is not None:
+            self.stream.stop()
+        super().stop()
 
     # -- test helpers -------------------------------------------------------------------------------------
 

@@ -1,0 +1,187 @@
+"""Bars and prices by Hyperliquid's websocket (ccxt.pro against the fake venue's ``/ws``), and REST when it fails."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tradekit_ccxt.testing.cli import ExchangeCli, journal_counts, run_command
+from tradekit_ccxt.testing.exchanges import Connections
+from tradekit_hyperliquid import HyperliquidExchange, HyperliquidSettings
+from tradekit_hyperliquid.fake_server import FakeHyperliquid
+
+from tradekit.domain.bars import BarSeries
+
+SYMBOL = "BTC/USDC:USDC"
+CANDLES = ("candle", "BTC", "1m")
+
+
+@pytest.fixture
+def streaming(bars: BarSeries) -> Iterator[FakeHyperliquid]:
+    """A fake Hyperliquid serving its websocket too; bars advance only when a test says so."""
+    with FakeHyperliquid({SYMBOL: bars}, history=100, stream=True) as server:
+        yield server
+
+
+@pytest.fixture
+def streamed(streaming: FakeHyperliquid) -> Iterator[Connections[HyperliquidExchange]]:
+    """Exchanges on the fake venue with its websocket as ``ws_url``."""
+    with Connections(
+        HyperliquidExchange,
+        "hyperliquid",
+        lambda **overrides: HyperliquidSettings.model_validate(
+            {
+                "api_url": streaming.url,
+                "ws_url": streaming.ws_url,
+                "timeout": 1.0,
+                "rate_limits": {"rest": 1_000_000},
+                **overrides,
+            }
+        ),
+    ) as make:
+        yield make
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def candle_requests(venue: FakeHyperliquid) -> int:
+    return len(venue.matching(lambda r: r.path == "/info" and r.params.get("type") == "candleSnapshot"))
+
+
+def advance_and_see(exchange: HyperliquidExchange, venue: FakeHyperliquid, limit: int = 30) -> BarSeries:
+    """Reveal one bar on the venue and wait until the exchange serves it."""
+    venue.advance()
+    expected = venue.market.shift_ms + int(venue.market.bars[SYMBOL].timestamps[venue.market.revealed - 1]) // 10**6
+    latest: list[BarSeries] = []
+
+    def served() -> bool:
+        latest[:] = [exchange.fetch_bars(SYMBOL, "1m", limit=limit)]
+        return len(latest[0]) > 0 and int(latest[0].timestamps[-1]) // 10**6 == expected
+
+    wait_for(served, "the revealed bar to arrive")
+    return latest[0]
+
+
+def served_by(exchange: HyperliquidExchange, caplog: pytest.LogCaptureFixture, source: str) -> None:
+    """Ask for bars until the exchange logs that ``source`` serves them."""
+
+    def logged() -> bool:
+        exchange.fetch_bars(SYMBOL, "1m", limit=30)
+        return f"bars BTC/USDC:USDC 1m by {source}" in caplog.text
+
+    wait_for(logged, f"bars by {source}")
+
+
+def same_bars(left: BarSeries, right: BarSeries) -> None:
+    assert left.timestamps.tolist() == right.timestamps.tolist()
+    for column in ("open", "high", "low", "close", "volume"):
+        assert getattr(left, column).tolist() == getattr(right, column).tolist(), column
+
+
+def test_bars_arrive_by_websocket_and_match_the_rest_bars(
+    streamed: Connections[HyperliquidExchange], streaming: FakeHyperliquid, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "tradekit.ccxt")
+    exchange = streamed()
+    exchange.fetch_bars(SYMBOL, "1m", limit=30)  # subscribes; served over REST until the first candle
+    wait_for(lambda: streaming.stream is not None and streaming.stream.followers(CANDLES) > 0, "the subscription")
+    advance_and_see(exchange, streaming)
+    before = candle_requests(streaming)
+    for _ in range(5):
+        streamed_bars = advance_and_see(exchange, streaming)
+    assert candle_requests(streaming) == before  # five new bars, no candle asked over REST
+    same_bars(streamed_bars, _rest(exchange))
+    assert "bars BTC/USDC:USDC 1m by websocket" in caplog.text
+    # The candle still forming (pushed after each closed one) never reaches the engine.
+    forming = (
+        streaming.market.shift_ms + int(streaming.market.bars[SYMBOL].timestamps[streaming.market.revealed]) // 10**6
+    )
+    assert forming not in (streamed_bars.timestamps // 10**6).tolist()
+    wait_for(lambda: exchange.latest_price(SYMBOL) == streaming.market.prices[SYMBOL], "the streamed price")
+
+
+def _rest(exchange: HyperliquidExchange) -> BarSeries:
+    """The same 30 bars over REST."""
+    return exchange._series(SYMBOL, "1m", exchange._polled_bars(SYMBOL, "1m", None, 30))
+
+
+def test_a_dropped_stream_reconnects_resubscribes_and_the_missed_bars_are_backfilled(
+    streamed: Connections[HyperliquidExchange], streaming: FakeHyperliquid, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "tradekit.ccxt")
+    stream = streaming.stream
+    assert stream is not None
+    exchange = streamed()
+    exchange.fetch_bars(SYMBOL, "1m", limit=30)
+    wait_for(lambda: stream.followers(CANDLES) > 0, "the subscription")
+    advance_and_see(exchange, streaming)
+    served_by(exchange, caplog, "websocket")
+    stream.refuse()
+    stream.drop()
+    for _ in range(4):
+        streaming.advance()  # nobody follows: these bars are never pushed
+    stream.refuse(False)
+    wait_for(lambda: stream.followers(CANDLES) > 0, "the resubscription")
+    served = advance_and_see(exchange, streaming)
+    same_bars(served, _rest(exchange))
+    subscriptions = [m for m in stream.received if (m.get("subscription") or {}).get("type") == "candle"]
+    assert len(subscriptions) == 2 and stream.accepted >= 2
+    assert "4 bars the websocket missed, backfilled over REST" in caplog.text
+    steps = set((served.timestamps[1:] - served.timestamps[:-1]).tolist())
+    assert steps == {60_000_000_000}
+
+
+def test_with_the_stream_down_the_connector_polls_rest_and_says_so(
+    streamed: Connections[HyperliquidExchange], streaming: FakeHyperliquid, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "tradekit.ccxt")
+    stream = streaming.stream
+    assert stream is not None
+    exchange = streamed()
+    exchange.fetch_bars(SYMBOL, "1m", limit=30)
+    wait_for(lambda: stream.followers(CANDLES) > 0, "the subscription")
+    advance_and_see(exchange, streaming)
+    served_by(exchange, caplog, "websocket")
+    stream.refuse()
+    stream.drop()
+    served_by(exchange, caplog, "REST polling: the websocket is down")
+    before = candle_requests(streaming)
+    streaming.advance()
+    served = exchange.fetch_bars(SYMBOL, "1m", limit=30)
+    assert candle_requests(streaming) == before + 1
+    same_bars(served, _rest(exchange))
+    wait_for(lambda: stream.refused > 0, "a reconnection attempt")  # refused: still polling
+    exchange.fetch_bars(SYMBOL, "1m", limit=30)
+    assert candle_requests(streaming) == before + 3  # the two above and this one
+
+
+def test_market_data_poll_never_opens_a_websocket(
+    streamed: Connections[HyperliquidExchange], streaming: FakeHyperliquid
+) -> None:
+    exchange = streamed(market_data="poll")
+    exchange.fetch_bars(SYMBOL, "1m", limit=10)
+    exchange.latest_price(SYMBOL)
+    assert streaming.stream is not None and streaming.stream.accepted == 0
+
+
+def test_a_dry_run_of_sma_cross_takes_its_bars_from_the_websocket(bars: BarSeries, tmp_path: Path) -> None:
+    with FakeHyperliquid({SYMBOL: bars}, history=100, stream=True, stream_every=0.05) as venue:
+        settings = {"api_url": venue.url, "ws_url": venue.ws_url, "rate_limits": '{"rest": 1000000}'}
+        tradekit = ExchangeCli(tmp_path, "hyperliquid", settings)
+        result = tradekit(*run_command("hyperliquid", "sma_cross", "--param", "fast=3", "--param", "slow=8"))
+        assert result.exit_code == 0, result.stderr
+        assert "reached --max-bars 60" in result.stdout
+        assert venue.stream is not None and venue.stream.accepted >= 1
+        assert venue.stream.published >= 60
+        assert candle_requests(venue) <= 3  # the history before the first candle; the 60 new bars came by websocket
+        assert journal_counts(tmp_path)["fills"] > 0
+        assert venue.actions == []
