@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +36,22 @@ class ChainedSeries:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    def bar_series(self) -> Any:
+        """The series as tradekit's ``BarSeries`` (tradekit is imported here, so the workers need not)."""
+        from tradekit.domain.bars import BarSeries
+
+        return BarSeries(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            timestamps=self.timestamps,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=self.volume,
+            source="bench: chained series",
+        )
 
 
 def build_chained_series(source_path: Path, bars: int) -> ChainedSeries:

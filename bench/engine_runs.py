@@ -80,22 +80,11 @@ def prepare_tradekit(series: ChainedSeries, *, skip_idle_bars: bool, journal_ord
     import tradekit.paper
     import tradekit.report
     import tradekit.sim  # noqa: F401  # imported now so no run pays for it inside the timer
-    from tradekit.domain.bars import BarSeries
     from tradekit.registry import Registry
     from tradekit.session import run_backtest
     from tradekit.settings import load_settings
 
-    bars = BarSeries(
-        symbol=series.symbol,
-        timeframe=series.timeframe,
-        timestamps=series.timestamps,
-        open=series.open,
-        high=series.high,
-        low=series.low,
-        close=series.close,
-        volume=series.volume,
-        source="bench: chained series",
-    )
+    bars = series.bar_series()
     runs = 0
 
     def run() -> tuple[float, int, list[TradeRow]]:

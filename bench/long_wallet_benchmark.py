@@ -40,7 +40,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from chained_series import ChainedSeries, build_chained_series
+from chained_series import build_chained_series
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parent.parent / "shared" / "data" / "binance_BTC_USDT-1m_20250520-20250818.feather"
@@ -48,23 +48,6 @@ DEFAULT_OUT = HERE / "results" / "long_wallet.json"
 GOAL_BARS_PER_SECOND = 1_000_000
 CASH = "100000"
 POSITION_VALUE = "10000"
-
-
-def bar_series(series: ChainedSeries) -> Any:
-    """The chained series as tradekit's ``BarSeries``."""
-    from tradekit.domain.bars import BarSeries
-
-    return BarSeries(
-        symbol=series.symbol,
-        timeframe=series.timeframe,
-        timestamps=series.timestamps,
-        open=series.open,
-        high=series.high,
-        low=series.low,
-        close=series.close,
-        volume=series.volume,
-        source="bench: chained series",
-    )
 
 
 def run_once(bars: Any, workdir: Path, *, skip_idle_bars: bool, unit_pct: str, number: int) -> dict[str, Any]:
@@ -142,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     import tradekit_long_wallet  # noqa: F401  # fails here, clearly, if the plugin is not installed
 
     series = build_chained_series(args.source, args.bars)
-    bars = bar_series(series)
+    bars = series.bar_series()
     console.print(
         f"long_wallet on {len(series):,} bars ({args.source.name} chained, {len(series.copy_starts)} copies), "
         f"unit {args.unit_pct}% of the anchor, position_value {POSITION_VALUE}, cash {CASH}; skipping idle bars: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from time import monotonic
@@ -20,10 +21,9 @@ from pydantic import Field
 
 from tradekit.domain.bars import datetime_to_ns
 from tradekit.domain.instruments import Instrument, InstrumentKind
-from tradekit.domain.orders import OrderType, TriggerDirection
 from tradekit.errors import InvalidOrder
 from tradekit.indicators import price_scale
-from tradekit.plugin import Capabilities, Exchange, PluginSettings
+from tradekit.plugin import SIMULATED_VENUE, Exchange, PluginSettings
 
 if TYPE_CHECKING:
     from tradekit.domain.bars import BarSeries
@@ -81,15 +81,7 @@ class PaperExchange(Exchange):
 
     Settings = PaperSettings
     settings: PaperSettings
-    capabilities = Capabilities(
-        order_types=frozenset(OrderType),
-        trigger_directions=frozenset(TriggerDirection),
-        post_only=True,
-        reduce_only=True,
-        positions=True,
-        simulated=True,
-        timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d"),
-    )
+    capabilities = replace(SIMULATED_VENUE, timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d"))
 
     def __init__(self, settings: PaperSettings | None = None, *, name: str | None = None) -> None:
         super().__init__(settings, name=name or "paper")

@@ -64,7 +64,7 @@ REAL_FILES = [line.split() for line in README_TABLE.strip().splitlines()]
     ids=[row[0] for row in REAL_FILES],
 )
 def test_real_file_loads_with_the_rows_span_and_gaps_of_its_readme(
-    data_file: DataFile,
+    tk_data_file: DataFile,
     name: str,
     symbol: str,
     timeframe: str,
@@ -73,7 +73,7 @@ def test_real_file_loads_with_the_rows_span_and_gaps_of_its_readme(
     last: str,
     gaps: str,
 ) -> None:
-    path = data_file(name)
+    path = tk_data_file(name)
     series = load_bars(path)
     report = validate_bars(series, path)
     assert (series.symbol, series.timeframe, len(series)) == (symbol, timeframe, int(rows))
@@ -84,50 +84,50 @@ def test_real_file_loads_with_the_rows_span_and_gaps_of_its_readme(
         assert len(report.gaps) == int(gaps)
 
 
-def test_binance_5m_json_gaps_are_the_outages_with_the_longest_on_2021_04_25(data_file: DataFile) -> None:
+def test_binance_5m_json_gaps_are_the_outages_with_the_longest_on_2021_04_25(tk_data_file: DataFile) -> None:
     for name in ("binance_BTC_USDT-5m_20201201-20210717.json", "binance_ETH_USDT-5m_20201201-20210717.json"):
-        gaps = find_gaps(load_bars(data_file(name)))
+        gaps = find_gaps(load_bars(tk_data_file(name)))
         longest = max(gaps, key=lambda gap: gap.duration_ns)
         assert (longest.start, longest.end) == (ns("2021-04-25 04:00"), ns("2021-04-25 08:45"))
         assert longest.missing_bars == 56  # 4h45m between bar opens is 57 steps of 5m
 
 
-def test_binance_1h_feather_longest_outage_is_34_hours(data_file: DataFile) -> None:
-    gaps = find_gaps(load_bars(data_file("binance_BTC_USDT-1h_20170817-20240421.feather")))
+def test_binance_1h_feather_longest_outage_is_34_hours(tk_data_file: DataFile) -> None:
+    gaps = find_gaps(load_bars(tk_data_file("binance_BTC_USDT-1h_20170817-20240421.feather")))
     assert max(gap.duration_ns for gap in gaps) == 34 * HOUR_NS
 
 
-def test_freqtrade_unittest_file_reports_its_irregular_no_trade_minutes(data_file: DataFile) -> None:
-    report = validate_bars(load_bars(data_file("freqtrade_UNITTEST_BTC-1m.json")))
+def test_freqtrade_unittest_file_reports_its_irregular_no_trade_minutes(tk_data_file: DataFile) -> None:
+    report = validate_bars(load_bars(tk_data_file("freqtrade_UNITTEST_BTC-1m.json")))
     # The README calls these "538 irregular steps": 538 gaps that together miss 717 minutes.
     assert len(report.gaps) == 538
     assert report.missing_bars == len(range(report.first, report.last + 1, 60 * 10**9)) - report.rows
 
 
-def test_stock_daily_files_have_only_weekend_and_holiday_gaps(data_file: DataFile) -> None:
+def test_stock_daily_files_have_only_weekend_and_holiday_gaps(tk_data_file: DataFile) -> None:
     for name in ("yahoo_ORCL-1d_1995-2014.csv", "backtestingpy_GOOG-1d_2004-2013.csv"):
-        series = load_bars(data_file(name))
+        series = load_bars(tk_data_file(name))
         weekdays = (series.timestamps // DAY_NS + 3) % 7  # 1970-01-01 was a Thursday; 0 is Monday
         assert not np.any(weekdays >= 5)
         assert max(gap.duration_ns for gap in find_gaps(series)) <= 7 * DAY_NS  # 2001-09-11 closed markets
 
 
-def test_eurusd_gaps_are_weekends_starting_friday_evening(data_file: DataFile) -> None:
-    gaps = find_gaps(load_bars(data_file("backtestingpy_EURUSD-1h_2017-2018.csv")))
+def test_eurusd_gaps_are_weekends_starting_friday_evening(tk_data_file: DataFile) -> None:
+    gaps = find_gaps(load_bars(tk_data_file("backtestingpy_EURUSD-1h_2017-2018.csv")))
     assert gaps
     assert all((gap.start // DAY_NS + 3) % 7 == 4 for gap in gaps)
 
 
-def test_yahoo_file_uses_close_not_adjusted_close(data_file: DataFile) -> None:
-    series = load_bars(data_file("yahoo_ORCL-1d_1995-2014.csv"))
+def test_yahoo_file_uses_close_not_adjusted_close(tk_data_file: DataFile) -> None:
+    series = load_bars(tk_data_file("yahoo_ORCL-1d_1995-2014.csv"))
     # First line: 1995-01-03,2.179012,2.191358,2.117284,2.117284,1.883304,36301200
     assert (series.open[0], series.close[0], series.volume[0]) == (2.179012, 2.117284, 36301200.0)
 
 
 def test_cryptodatadownload_file_is_refused_at_the_rows_that_break_its_newest_first_order(
-    data_file: DataFile,
+    tk_data_file: DataFile,
 ) -> None:
-    path = data_file("coinbase_BTCUSD-1h_20170701-20191017_cryptodatadownload.csv")
+    path = tk_data_file("coinbase_BTCUSD-1h_20170701-20191017_cryptodatadownload.csv")
     with pytest.raises(DataError) as raised:
         load_bars(path)
     message = str(raised.value)
@@ -137,8 +137,8 @@ def test_cryptodatadownload_file_is_refused_at_the_rows_that_break_its_newest_fi
     assert "4 more rows have the same problem" in message
 
 
-def test_cryptodatadownload_file_without_validation_holds_the_readme_span(data_file: DataFile) -> None:
-    series = load_bars(data_file("coinbase_BTCUSD-1h_20170701-20191017_cryptodatadownload.csv"), validate=False)
+def test_cryptodatadownload_file_without_validation_holds_the_readme_span(tk_data_file: DataFile) -> None:
+    series = load_bars(tk_data_file("coinbase_BTCUSD-1h_20170701-20191017_cryptodatadownload.csv"), validate=False)
     assert (series.symbol, series.timeframe, len(series)) == ("BTCUSD", "1h", 20_111)
     ordered = np.sort(series.timestamps)
     assert (ordered[0], ordered[-1]) == (ns("2017-07-01 11:00"), ns("2019-10-17 09:00"))
@@ -290,8 +290,8 @@ def test_parquet_round_trip_is_exact(tmp_path: Path) -> None:
     assert_columns_are_numpy(loaded)
 
 
-def test_parquet_round_trip_of_a_real_file_is_exact(data_file: DataFile, tmp_path: Path) -> None:
-    original = load_bars(data_file("binance_BTC_USDT-1h_20170817-20240421.feather"))
+def test_parquet_round_trip_of_a_real_file_is_exact(tk_data_file: DataFile, tmp_path: Path) -> None:
+    original = load_bars(tk_data_file("binance_BTC_USDT-1h_20170817-20240421.feather"))
     write_parquet(original, tmp_path / "copy.parquet")
     loaded = load_bars(tmp_path / "copy.parquet")
     assert (loaded.symbol, loaded.timeframe) == (original.symbol, original.timeframe)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import os
 import sys
 import types
 import uuid
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tradekit import secrets
 from tradekit.domain.bars import BarSeries
 from tradekit.domain.instruments import Instrument
 from tradekit.domain.run import RunInfo, RunMode
@@ -44,13 +42,8 @@ RUN_ID = "0123456789abcdef" * 2
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No ``TRADEKIT_*`` variable of the developer's shell leaks into a test; no secret outlives it."""
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    yield
-    secrets.forget_all()
+def _clean_environment(tk_clean_environment: None) -> None:
+    """The kit's ``tk_clean_environment`` for every test here: no shell ``TRADEKIT_*`` variable, no secret left."""
 
 
 # --- bars -----------------------------------------------------------------------------------------

@@ -113,8 +113,8 @@ def test_json_holds_the_statistics_and_the_files_hold_the_trades_and_the_equity(
     assert values[0] == stats["start_equity"] and values[-1] == pytest.approx(stats["end_equity"], abs=1e-6)
 
 
-def test_a_real_data_file_narrowed_by_from_and_to(tradekit: Callable[..., Any], data_file: Any) -> None:
-    path = data_file(REAL_1M)
+def test_a_real_data_file_narrowed_by_from_and_to(tradekit: Callable[..., Any], tk_data_file: Any) -> None:
+    path = tk_data_file(REAL_1M)
     report = backtest_json(tradekit, "--no-files", "--data", str(path), "--from", "2024-08-01", "--to", "2024-08-03")
     assert report["symbols"] == ["BTC/USDT"] and report["timeframe"] == "1m"
     assert report["bars"] == 2 * 24 * 60

@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tradekit.registry import Registry
 from tradekit.session import run_backtest
 from tradekit.settings import load_settings
+from tradekit.testing.real_data import shared_data_file
 
 FILE = "binance_BTC_USDT-1m_20250520-20250818.feather"
 
@@ -66,10 +67,7 @@ def engine_trades(path: Path, tmp_path: Path, *, skip_idle_bars: bool):  # type:
 
 @pytest.fixture(scope="module")
 def btc_1m() -> Path:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / FILE
-    if not path.is_file():
-        pytest.skip(f"real market data {FILE} not found at {path} (../shared/data beside the repository)")
-    return path
+    return shared_data_file(FILE)
 
 
 def test_trade_list_equals_an_independent_numpy_implementation(btc_1m: Path, tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from tradekit import secrets
 from tradekit.domain.events import NotifierEvent
 from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, Side
@@ -126,13 +125,8 @@ def only_fake_distributions(fake_site: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No ``TRADEKIT_*`` variable of the developer's shell leaks into a test; no secret outlives it."""
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    yield
-    secrets.forget_all()
+def _clean_environment(tk_clean_environment: None) -> None:
+    """The kit's ``tk_clean_environment`` for every test here: no shell ``TRADEKIT_*`` variable, no secret left."""
 
 
 # --- the command line, in-process ----------------------------------------------------------------

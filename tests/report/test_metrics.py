@@ -270,10 +270,10 @@ def test_a_million_bar_curve_is_summarised_in_well_under_a_second() -> None:
     assert stats.total_return_pct == pytest.approx(stats.buy_and_hold_return_pct)
 
 
-def test_buy_and_hold_on_real_hourly_bitcoin_matches_pandas(data_file: Any) -> None:
+def test_buy_and_hold_on_real_hourly_bitcoin_matches_pandas(tk_data_file: Any) -> None:
     import pandas as pd
 
-    path: Path = data_file("binance_BTC_USDT-1h_20170817-20240421.feather")
+    path: Path = tk_data_file("binance_BTC_USDT-1h_20170817-20240421.feather")
     frame = pd.read_feather(path)
     timestamps = frame["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     close = frame["close"].to_numpy(dtype=np.float64)

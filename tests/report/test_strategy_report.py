@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +37,18 @@ def bars(n: int) -> BarSeries:
         close=close,
         volume=np.ones(n),
         source="test",
+    )
+
+
+def stats_without_trades(series: BarSeries, equity: np.ndarray) -> Any:
+    """The statistics of a run that held the market all along and never traded, for the HTML report."""
+    return compute_stats(
+        series.timestamps,
+        equity,
+        trades=[],
+        fees_paid=Decimal(0),
+        in_market=np.ones(len(series), dtype=bool),
+        close=series.close,
     )
 
 
@@ -86,14 +99,7 @@ def test_the_terminal_shows_the_summary_and_each_table_with_its_last_rows() -> N
 def test_the_html_report_colours_the_equity_by_the_first_timeline_and_draws_each(tmp_path: Path) -> None:
     series = bars(300)
     equity = 1_000.0 + np.arange(300, dtype=np.float64)
-    stats = compute_stats(
-        series.timestamps,
-        equity,
-        trades=[],
-        fees_paid=Decimal(0),
-        in_market=np.ones(len(series), dtype=bool),
-        close=series.close,
-    )
+    stats = stats_without_trades(series, equity)
     timeline = Timeline("phase", ((0, "ADVANCE"), (100, "DECLINE"), (200, "ADVANCE")))
     path = write_html_report(
         tmp_path / "report.html", title="t", bars=series, equity=equity, trades=[], stats=stats, timelines=(timeline,)
@@ -107,14 +113,7 @@ def test_the_html_report_colours_the_equity_by_the_first_timeline_and_draws_each
 def test_the_html_report_refuses_a_timeline_longer_than_the_bars(tmp_path: Path) -> None:
     series = bars(10)
     equity = np.ones(10)
-    stats = compute_stats(
-        series.timestamps,
-        equity,
-        trades=[],
-        fees_paid=Decimal(0),
-        in_market=np.ones(len(series), dtype=bool),
-        close=series.close,
-    )
+    stats = stats_without_trades(series, equity)
     extra = {"phase": ["A"] * 11}
     with pytest.raises(ValueError, match="'phase' has 11 values but there are 10 bars"):
         write_html_report(

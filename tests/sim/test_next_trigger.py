@@ -258,11 +258,11 @@ def test_next_trigger_index_is_much_faster_than_a_python_loop() -> None:
 
 
 def test_next_trigger_index_on_real_btc_minutes_matches_the_loop_and_the_every_bar_run(
-    data_file: Callable[[str], Path],
+    tk_data_file: Callable[[str], Path],
 ) -> None:
     import pandas as pd
 
-    frame = pd.read_feather(data_file("binance_BTC_USDT-1m_20250520-20250818.feather")).iloc[:40_000]
+    frame = pd.read_feather(tk_data_file("binance_BTC_USDT-1m_20250520-20250818.feather")).iloc[:40_000]
     o, h, lo, c, v = (frame[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "close", "volume"))
     first = to_decimal(float(c[0]))
 

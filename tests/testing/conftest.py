@@ -11,26 +11,19 @@ import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from tradekit import secrets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_SOURCE = REPO_ROOT / "examples" / "tradekit-plugin-example" / "src" / "tradekit_plugin_example"
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No ``TRADEKIT_*`` variable of the developer's shell leaks into a test; no secret outlives it."""
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    yield
-    secrets.forget_all()
+def _clean_environment(tk_clean_environment: None) -> None:
+    """The kit's ``tk_clean_environment`` for every test here: no shell ``TRADEKIT_*`` variable, no secret left."""
 
 
 @dataclass(frozen=True)

@@ -282,7 +282,7 @@ def test_the_conformance_market_says_where_its_bars_come_from(monkeypatch: pytes
         conformance_market(("BTC/USDT",))
 
 
-def test_the_conformance_market_uses_real_bars_when_they_are_found(shared_data: Any) -> None:
+def test_the_conformance_market_uses_real_bars_when_they_are_found(tk_shared_data: Any) -> None:
     bars = conformance_market(("XBT/USD",), timeframe="1h", bars=500)["XBT/USD"]
     assert bars.source.endswith("binance_BTC_USDT-1h_20170817-20240421.feather")
     assert len(bars) == 500 and bars.symbol == "XBT/USD"

@@ -7,24 +7,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.bars import BarSeries, ns_to_datetime
-from tradekit.domain.orders import OrderType, TriggerDirection
-from tradekit.plugin import Capabilities
+from tradekit.domain.orders import OrderType
+from tradekit.plugin import SIMULATED_VENUE, Capabilities
 
 if TYPE_CHECKING:
     from tradekit.domain.instruments import Instrument
     from tradekit.domain.orders import Order, OrderIntent
     from tradekit.engine.core import Engine
     from tradekit.plugin import Strategy
-
-#: What the kernel's simulated venue takes: the capabilities of a run whose loop was not told its exchange's.
-SIMULATED_VENUE = Capabilities(
-    order_types=frozenset(OrderType),
-    trigger_directions=frozenset(TriggerDirection),
-    post_only=True,
-    reduce_only=True,
-    positions=True,
-    simulated=True,
-)
 
 
 class EngineContext:

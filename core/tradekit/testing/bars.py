@@ -23,11 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradekit.domain.bars import BarSeries
+from tradekit.testing.real_data import DATA_ENV, data_folders
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-#: Environment variable naming a bar file (or a folder of them) the suites should use as real data.
-DATA_ENV = "TRADEKIT_TEST_DATA"
 
 #: Real files the suites know, by timeframe, as named in the project's ``shared/data`` folder.
 REAL_FILES: dict[str, str] = {
@@ -200,23 +198,16 @@ def mirror_after(series: BarSeries, index: int, *, tick: float | None = None) ->
 def real_data_file(timeframe: str) -> Path | None:
     """A real bar file for ``timeframe``, or None.
 
-    Looked for in ``$TRADEKIT_TEST_DATA`` (a file, or a folder holding the
-    files named in :data:`REAL_FILES`), then in a ``shared/data`` folder
-    beside the current folder or any folder above it, then beside the
-    tradekit source tree (``../shared/data`` from the repository root).
+    ``$TRADEKIT_TEST_DATA`` when it names a file; otherwise the file named in
+    :data:`REAL_FILES` in the first of :func:`~tradekit.testing.real_data.data_folders`
+    that holds it (``$TRADEKIT_TEST_DATA`` as a folder, then a ``shared/data``
+    folder beside the current folder or above it, then beside the tradekit
+    source tree).
     """
     configured = os.environ.get(DATA_ENV)
-    if configured:
-        path = Path(configured)
-        if path.is_file():
-            return path
-        if not path.is_dir():
-            raise FileNotFoundError(f"{DATA_ENV} names {configured}, which is neither a file nor a folder")
-        candidates = [path]
-    else:
-        here = Path.cwd().resolve()
-        source_tree = Path(__file__).resolve().parents[3]
-        candidates = [folder / "shared" / "data" for folder in (here, *here.parents, source_tree, *source_tree.parents)]
+    if configured and Path(configured).is_file():
+        return Path(configured)
+    candidates = data_folders()
     name = REAL_FILES.get(timeframe)
     if name is None:
         return None

@@ -19,7 +19,7 @@ reaches the venue but its reply is lost) and :meth:`FakeExchange.disconnect`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from pydantic import Field
 
 from tradekit.domain.bars import BarSeries
 from tradekit.domain.instruments import Instrument
-from tradekit.domain.orders import Fill, Order, OrderStatus, OrderType, OrderUpdate, TriggerDirection
+from tradekit.domain.orders import Fill, Order, OrderStatus, OrderUpdate
 from tradekit.errors import (
     ExchangeError,
     ExchangeUnavailable,
@@ -38,7 +38,7 @@ from tradekit.errors import (
     OrderRejected,
 )
 from tradekit.money import to_decimal
-from tradekit.plugin import Capabilities, Exchange, PluginSettings
+from tradekit.plugin import SIMULATED_VENUE, Exchange, PluginSettings
 
 if TYPE_CHECKING:
     from tradekit.domain.portfolio import Balance, Position
@@ -73,15 +73,7 @@ class FakeExchange(Exchange):
 
     Settings = FakeExchangeSettings
     settings: FakeExchangeSettings
-    capabilities = Capabilities(
-        order_types=frozenset(OrderType),
-        trigger_directions=frozenset(TriggerDirection),
-        post_only=True,
-        reduce_only=True,
-        positions=True,
-        simulated=True,
-        timeframes=("1m", "5m", "15m", "1h", "4h", "1d"),
-    )
+    capabilities = replace(SIMULATED_VENUE, timeframes=("1m", "5m", "15m", "1h", "4h", "1d"))
 
     def __init__(self, settings: FakeExchangeSettings | None = None, *, name: str | None = None) -> None:
         super().__init__(settings, name=name or "fake")

@@ -21,10 +21,9 @@ import numpy as np
 
 from tradekit.domain.orders import Order, OrderStatus
 from tradekit.domain.run import RunInfo, RunMode
-from tradekit.engine.context import SIMULATED_VENUE
 from tradekit.engine.core import Engine
 from tradekit.hookspecs import hookimpl
-from tradekit.plugin import Exchange
+from tradekit.plugin import SIMULATED_VENUE, Exchange
 
 if TYPE_CHECKING:
     from tradekit.domain.bars import BarSeries

@@ -11,13 +11,18 @@ imports nothing heavy until a fixture is used.
   plugin class (or instance) is also published under its entry-point name, so
   ``Registry().load_class(kind, name)`` and the ``tradekit`` command find it;
 * ``tk_fake_exchange``: a :class:`~tradekit.testing.FakeExchange` with default settings;
-* ``tk_cli(*args, input=None, env=None, cwd=None)``: run the ``tradekit`` command in-process.
+* ``tk_cli(*args, input=None, env=None, cwd=None)``: run the ``tradekit`` command in-process;
+* ``tk_clean_environment``: no ``TRADEKIT_*`` variable of the shell during the test, no secret after it
+  (request it from an autouse fixture of a conftest to apply it to a whole folder);
+* ``tk_shared_data``, ``tk_data_file(name)``: the folder of real bar files and one file in it
+  (see :mod:`tradekit.testing.real_data`); the test is skipped, saying why, where they are absent.
 
 The conformance suites are in :mod:`tradekit.testing.conformance`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,3 +116,35 @@ def tk_cli(tmp_path: Path) -> TradekitCli:
     from tradekit.testing.cli import TradekitCli
 
     return TradekitCli(tmp_path / "tk-cli")
+
+
+@pytest.fixture
+def tk_clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ``TRADEKIT_*`` variable of the developer's shell leaks into the test; no secret outlives it.
+
+    Not autouse: a conftest applies it to its folder with a one-line autouse
+    fixture that requests it.
+    """
+    from tradekit import secrets
+
+    for key in list(os.environ):
+        if key.startswith("TRADEKIT_"):
+            monkeypatch.delenv(key)
+    yield
+    secrets.forget_all()
+
+
+@pytest.fixture
+def tk_shared_data() -> Path:
+    """The folder of real bar files (``shared/data``, see :mod:`tradekit.testing.real_data`); skips where absent."""
+    from tradekit.testing.real_data import shared_data_folder
+
+    return shared_data_folder()
+
+
+@pytest.fixture
+def tk_data_file() -> Callable[[str], Path]:
+    """``tk_data_file(name)``: the path of one real bar file; skips the test, naming the file, where it is absent."""
+    from tradekit.testing.real_data import shared_data_file
+
+    return shared_data_file

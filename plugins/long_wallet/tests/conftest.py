@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,17 +18,7 @@ from tradekit.domain.instruments import Instrument
 from tradekit.plugin import Capabilities
 from tradekit.testing import make_bars
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 D = Decimal
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The folder of real OHLCV files (../shared/data beside the repository); skips where it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (../shared/data beside the repository)")
-    return SHARED_DATA
 
 
 def instrument(tick: str = "0.01", lot: str = "0.001", min_notional: str = "0") -> Instrument:
@@ -180,47 +171,9 @@ def closes_fixture() -> Any:
     return closes
 
 
-@dataclass
-class CommandResult:
-    """What one ``tradekit`` command did."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def tradekit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    """Run ``tradekit ARGS`` in-process in an empty folder, as the console script does; a :class:`CommandResult`."""
-    import logging
-    import os
-
-    from tradekit.cli.main import main
-
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("COLUMNS", "250")
+def tradekit(tk_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run ``tradekit ARGS`` in-process in an empty folder that is also the test's own (the kit's ``tk_cli``)."""
+    # Tests read the journal and the output folder the command left in the current folder.
     monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    filters = {handler: list(handler.filters) for handler in handlers}
-
-    def run(*args: str) -> CommandResult:
-        capsys.readouterr()
-        try:
-            result = main(list(args))
-            code = result if isinstance(result, int) else 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        out, err = capsys.readouterr()
-        return CommandResult(code, out, err)
-
-    yield run
-    # main() sets up the root logger for the process; undo it for the next test.
-    root.setLevel(level)
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    for handler in handlers:
-        handler.filters = filters.get(handler, handler.filters)
+    return functools.partial(tk_cli, cwd=tmp_path, env={"COLUMNS": "250"})

@@ -8,7 +8,7 @@ the same fills. The unit is 0.5 % of the anchor, so the ladder trades often.
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 from tradekit_long_wallet.invariants import placement_problems
@@ -27,11 +27,8 @@ FILES = (
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FILES)
-def test_a_full_backtest_keeps_the_invariants_at_every_bar(backtest, shared_data: Path, name: str) -> None:
-    path = shared_data / name
-    if not path.is_file():
-        pytest.skip(f"real market data file {name} not found in {shared_data}")
-    bars = load_bars(path)
+def test_a_full_backtest_keeps_the_invariants_at_every_bar(backtest, tk_data_file: Any, name: str) -> None:
+    bars = load_bars(tk_data_file(name))
     price = Decimal(repr(float(bars.close[0])))
     # In the file's own quote currency: a position worth about 10 % of the cash, whatever the price level.
     cash = (price * 1000).normalize()

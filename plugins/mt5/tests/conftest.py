@@ -26,7 +26,6 @@ from tradekit.domain.bars import BarSeries
 from tradekit.domain.orders import Order, OrderIntent, Side
 
 SYMBOL = "EURUSD"
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 ENV = "TRADEKIT_PLUGINS__EXCHANGE__MT5__"
 
 
@@ -67,21 +66,6 @@ def new_terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeTerminal]
         return fake
 
     return make
-
-
-@pytest.fixture
-def real_data() -> Callable[[str], Path]:
-    """``real_data(name)``: a real data file from ``../shared/data``; skips the test, saying why, where absent."""
-
-    def find(name: str) -> Path:
-        path = SHARED_DATA / name
-        if not path.is_file():
-            pytest.skip(
-                f"real market data file {name} not found in {SHARED_DATA} (../shared/data beside the repository)"
-            )
-        return path
-
-    return find
 
 
 @pytest.fixture

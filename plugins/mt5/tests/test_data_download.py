@@ -20,9 +20,9 @@ EURUSD_1H = "backtestingpy_EURUSD-1h_2017-2018.csv"
 
 
 @pytest.fixture
-def real_hours(monkeypatch: pytest.MonkeyPatch, real_data: Callable[[str], Path]) -> tuple[FakeTerminal, BarSeries]:
+def real_hours(monkeypatch: pytest.MonkeyPatch, tk_data_file: Callable[[str], Path]) -> tuple[FakeTerminal, BarSeries]:
     """A fake terminal whose EURUSD history is 5,000 real hours (2017-04-19 to 2018-02-07); the last is forming."""
-    bars = load_bars(real_data(EURUSD_1H))
+    bars = load_bars(tk_data_file(EURUSD_1H))
     terminal = FakeTerminal({SYMBOL: (FakeSymbol(), bars)}, history=len(bars) - 1)
     terminal.install(monkeypatch)
     return terminal, bars

@@ -8,18 +8,15 @@ does; a spy on the broker records every order that reached the venue.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tradekit import secrets
 from tradekit.control import RunControl
 from tradekit.domain.bars import BarSeries
 from tradekit.domain.events import NotifierEvent
@@ -37,32 +34,12 @@ from tradekit.sim import FeeSchedule, SimulatedVenue
 D = Decimal
 T0 = datetime(2024, 8, 4, 0, 0, tzinfo=UTC)
 MINUTE_NS = 60_000_000_000
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CRASH_FILE = "binance_BTC_USDT-1m_20240726-20240825.feather"
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No TRADEKIT_* variable of the shell leaks in; no secret outlives a test."""
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    yield
-    secrets.forget_all()
-
-
-@pytest.fixture
-def real_file() -> Any:
-    """A function returning a real data file by name; skips when ../shared/data or the file is absent."""
-
-    def find(name: str) -> Path:
-        path = SHARED_DATA / name
-        if not path.is_file():
-            pytest.skip(f"real market data file {name} not found in {SHARED_DATA} (../shared/data beside the repo)")
-        return path
-
-    return find
+def _clean_environment(tk_clean_environment: None) -> None:
+    """The kit's ``tk_clean_environment`` for every test here: no shell ``TRADEKIT_*`` variable, no secret left."""
 
 
 def bars(

@@ -10,18 +10,15 @@ with the bar it was sent on.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tradekit import secrets
 from tradekit.domain.bars import BarSeries
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import Fill, OrderIntent
@@ -34,43 +31,22 @@ from tradekit.hooks import HookFacade, new_plugin_manager
 from tradekit.hookspecs import hookimpl
 from tradekit.plugin import Capabilities, Exchange, Strategy
 from tradekit.sim import FeeSchedule, SimulatedVenue
+from tradekit.testing.real_data import shared_data_file
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No ``TRADEKIT_*`` variable of the developer's shell leaks into a test; no secret outlives it."""
-    for key in list(os.environ):
-        if key.startswith("TRADEKIT_"):
-            monkeypatch.delenv(key)
-    yield
-    secrets.forget_all()
-
-
-def shared_data_folder() -> Path:
-    """The folder of real OHLCV files (``<repository>/../shared/data``); skips the test where it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (../shared/data beside the repository)")
-    return SHARED_DATA
-
-
-def real_file(name: str) -> Path:
-    """The path of one real data file; skips the test where it is absent."""
-    path = shared_data_folder() / name
-    if not path.is_file():
-        pytest.skip(f"real market data file {name} not found in {SHARED_DATA}")
-    return path
+def _clean_environment(tk_clean_environment: None) -> None:
+    """The kit's ``tk_clean_environment`` for every test here: no shell ``TRADEKIT_*`` variable, no secret left."""
 
 
 def load_real(name: str) -> BarSeries:
     """One real data file, loaded by the kernel's loader."""
     from tradekit.data import load_bars
 
-    return load_bars(real_file(name))
+    return load_bars(shared_data_file(name))
 
 
 # --- bars by hand ---------------------------------------------------------------------------------
@@ -277,7 +253,7 @@ class Kit:
 
     bars = staticmethod(bars)
     window = staticmethod(window)
-    real_file = staticmethod(real_file)
+    real_file = staticmethod(shared_data_file)
     load_real = staticmethod(load_real)
     instruments_for = staticmethod(instruments_for)
     backtest = staticmethod(backtest)

@@ -8,10 +8,8 @@ run deciding as the backtest, and validated settings.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
 from tradekit_strategies.breakout import Breakout
 from tradekit_strategies.mean_reversion import MeanReversion
 from tradekit_strategies.momentum import Momentum
@@ -20,8 +18,8 @@ from tradekit_strategies.volatility_expansion import VolatilityExpansion
 
 from tradekit.domain.bars import BarSeries
 from tradekit.testing.conformance import StrategyConformance
+from tradekit.testing.real_data import shared_data_file
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 PAIR_FILES = ("binance_BTC_USDT-5m_20201201-20210717.json", "binance_ETH_USDT-5m_20201201-20210717.json")
 
 
@@ -59,10 +57,6 @@ class TestPairsConformance(StrategyConformance):
         from tradekit.data import load_bars
         from tradekit.engine.backtest import align
 
-        paths = [SHARED_DATA / name for name in PAIR_FILES]
-        missing = [path.name for path in paths if not path.is_file()]
-        if missing:
-            pytest.skip(f"real market data {', '.join(missing)} not found in {SHARED_DATA}")
-        btc, eth = (load_bars(path) for path in paths)
+        btc, eth = (load_bars(shared_data_file(name)) for name in PAIR_FILES)
         aligned = align({btc.symbol: btc, eth.symbol: eth})
         return {symbol: series.slice(20_000, 22_000) for symbol, series in aligned.items()}

@@ -29,7 +29,7 @@ class ${class_name}Settings(PluginSettings):
 
     lookback: int = Field(default=20, ge=2, le=10_000, description="Bars in the average of closes.")
     dip_pct: float = Field(
-        default=2.0,
+        default=1.0,
         gt=0,
         lt=100,
         description="How far below the average, in percent, the close must fall to buy.",
@@ -193,7 +193,7 @@ TEMPLATE = KindTemplate(
     conformance_settings='{"lookback": 20, "dip_pct": 1.0}',
     settings_rows=(
         ("lookback", "20", "Bars in the average of closes (2 to 10000)."),
-        ("dip_pct", "2.0", "How far below the average, in percent, the close must fall to buy."),
+        ("dip_pct", "1.0", "How far below the average, in percent, the close must fall to buy."),
         ("fraction", "0.5", "Share of free cash spent on a buy (at most 0.99: fees need room)."),
     ),
     dependencies=("numpy>=1.26", "pydantic>=2.7"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import OrderIntent, OrderType, Side, TriggerDirection
@@ -72,11 +73,16 @@ class OrderStyle:
             reduce_only=capabilities.reduce_only and (derivative or capabilities.simulated),
         )
 
+    @property
+    def limits_buys_above_level(self) -> bool:
+        """Whether buys are stop-limits whose limit sits ``tolerance`` above their level (not post-only)."""
+        return not self.post_only and self.stop_limit and self.tolerance > 0
+
     def describe(self) -> str:
         """The order kinds, in words (for the status and the report)."""
         if self.post_only:
             buys = "post-only stop-limit buys one tick below their level"
-        elif self.stop_limit and self.tolerance > 0:
+        elif self.limits_buys_above_level:
             buys = f"stop-limit buys up to {self.tolerance} above their level"
         else:
             buys = "stop-market buys"
@@ -113,48 +119,23 @@ def resting_intent(
     order_tag: str,
 ) -> OrderIntent:
     """The resting order of a window slot at ``level_price`` (see the module docstring)."""
+    shape: dict[str, Any]
     if kind is Kind.STOP:
-        return OrderIntent(
-            symbol=symbol,
-            side=Side.SELL,
-            quantity=quantity,
-            type=OrderType.STOP,
-            trigger_price=level_price,
-            trigger_direction=TriggerDirection.FALLING,
-            reduce_only=style.reduce_only,
-            tag=order_tag,
-        )
-    if style.post_only:
-        return OrderIntent(
-            symbol=symbol,
-            side=Side.BUY,
-            quantity=quantity,
-            type=OrderType.STOP_LIMIT,
-            trigger_price=level_price,
-            trigger_direction=TriggerDirection.RISING,
-            price=level_price - tick,
-            post_only=True,
-            tag=order_tag,
-        )
-    if style.stop_limit and style.tolerance > 0:
-        return OrderIntent(
-            symbol=symbol,
-            side=Side.BUY,
-            quantity=quantity,
-            type=OrderType.STOP_LIMIT,
-            trigger_price=level_price,
-            trigger_direction=TriggerDirection.RISING,
-            price=level_price + style.tolerance,
-            tag=order_tag,
-        )
+        shape = {"type": OrderType.STOP, "reduce_only": style.reduce_only}
+    elif style.post_only:
+        shape = {"type": OrderType.STOP_LIMIT, "price": level_price - tick, "post_only": True}
+    elif style.limits_buys_above_level:
+        shape = {"type": OrderType.STOP_LIMIT, "price": level_price + style.tolerance}
+    else:
+        shape = {"type": OrderType.STOP}
     return OrderIntent(
         symbol=symbol,
-        side=Side.BUY,
+        side=kind.side,
         quantity=quantity,
-        type=OrderType.STOP,
         trigger_price=level_price,
-        trigger_direction=TriggerDirection.RISING,
+        trigger_direction=TriggerDirection.FALLING if kind is Kind.STOP else TriggerDirection.RISING,
         tag=order_tag,
+        **shape,
     )
 
 
@@ -171,6 +152,6 @@ def market_intent(symbol: str, kind: Kind, quantity: Decimal, style: OrderStyle,
 
 def highest_fill_price(kind: Kind, level_price: Decimal, style: OrderStyle) -> Decimal:
     """The most a buy at ``level_price`` is expected to pay per unit (what its budget is divided by)."""
-    if kind is Kind.BUY and not style.post_only and style.stop_limit and style.tolerance > 0:
+    if kind is Kind.BUY and style.limits_buys_above_level:
         return level_price + style.tolerance
     return level_price
