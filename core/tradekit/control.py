@@ -177,6 +177,15 @@ class RunControl:
             with self._lock:
                 self._queued_events.append((kind, message, severity, dict(data or {})))
 
+    def model_loaded(self, model: str, metadata: dict[str, Any]) -> None:
+        """Tell every plugin that a model was loaded for this run (the ``tradekit_model_loaded`` hook).
+
+        For a strategy or plugin that loads a model plugin's artifact; ``metadata``
+        is what the artifact says of itself (features, window, metrics...).
+        Engine thread; fail open.
+        """
+        self._engine.hooks.model_loaded(model, metadata)
+
     def history(self, symbol: str | None = None) -> BarSeries | None:
         """Closed bars of ``symbol`` (the run's first by default) up to the current one; None before the first bar.
 

@@ -103,6 +103,20 @@ class Capabilities:
         }
 
 
+#: Everything an exchange can claim, on a simulated venue: the kernel's own venue takes every order type
+#: and trigger direction, post-only and reduce-only orders, and keeps positions. A run whose loop was not
+#: told its exchange's capabilities assumes these; the paper and fake exchanges claim them (each with its
+#: own ``timeframes``, through :func:`dataclasses.replace`).
+SIMULATED_VENUE = Capabilities(
+    order_types=frozenset(OrderType),
+    trigger_directions=frozenset(TriggerDirection),
+    post_only=True,
+    reduce_only=True,
+    positions=True,
+    simulated=True,
+)
+
+
 class Exchange(Plugin):
     """A venue: where market data comes from and where orders go.
 

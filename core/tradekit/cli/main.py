@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stop": ("tradekit.cli.stop_cmd", "stop", "Stop running dry or live runs: cancel orders, optionally flatten."),
     "plugins": ("tradekit.cli.plugins_cmd", "plugins", "List, inspect and check installed plugins."),
     "plugin": ("tradekit.cli.plugin_cmd", "plugin", "Create a new plugin: a ready-to-publish distribution."),
+    "model": ("tradekit.cli.model_cmd", "model", "Train model plugins walk-forward; describe saved models."),
 }
 
 
