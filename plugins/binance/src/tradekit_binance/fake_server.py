@@ -14,6 +14,14 @@ the query (or form body) with the secret.
 A futures stop (an algo order) waits in the algo service; when it triggers it
 becomes an order with its own ``orderId`` (the algo order's ``actualOrderId``),
 and its fills carry that id.
+
+With ``stream=True`` it also serves Binance's market streams on its own port
+(:attr:`FakeBinance.ws_url`; spot at ``/ws``, USD-M at ``/market/ws``), in the
+shapes of :mod:`tradekit_binance.fake_stream`. :meth:`FakeBinance.advance`
+reveals the next bar and pushes its final kline (``x`` true), the next one's
+first update (the candle still forming) and the tickers, as the venue does
+when a period rolls over; ``stream_every`` does so on a timer while a client
+follows the first symbol's klines.
 """
 
 from __future__ import annotations
@@ -21,13 +29,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import threading
 from decimal import Decimal
 from typing import Any
 
 from tradekit_ccxt.testing import FakeMarket, FakeOrder, FakeVenueServer, Refused, Reply, Request
 from tradekit_ccxt.testing.market import now_ms
+from tradekit_ccxt.testing.stream import Connection, FakeStreamServer
 
 from tradekit.domain.bars import BarSeries
+from tradekit_binance.fake_stream import StreamProtocol, interval_of, kline_event, ticker_event, topic, wrap
 
 SPOT_TICK, SPOT_LOT, SPOT_MIN_NOTIONAL = Decimal("0.01"), Decimal("0.00001"), Decimal(5)
 FUTURES_TICK, FUTURES_LOT, FUTURES_MIN_NOTIONAL = Decimal("0.10"), Decimal("0.001"), Decimal(100)
@@ -91,8 +102,14 @@ class FakeBinance(FakeVenueServer):
         cash: Decimal = Decimal(100_000),
         history: int = 200,
         reveal_on_candles: bool = False,
+        stream: bool = False,
+        stream_every: float | None = None,
     ) -> None:
         super().__init__()
+        self.protocol = StreamProtocol(self.stream_market_of, self.first_updates)
+        self.stream = FakeStreamServer(self.protocol.answer) if stream else None
+        self.stream_every = stream_every
+        self._pacer: threading.Thread | None = None
         self.api_key, self.api_secret = api_key, api_secret
         self.spot = (
             FakeMarket(
@@ -856,6 +873,113 @@ class FakeBinance(FakeVenueServer):
                 }
             )
         return result
+
+    # -- the market streams ------------------------------------------------------------------------------------
+
+    def markets(self) -> dict[str, FakeMarket]:
+        """The markets served, by name (``spot``, ``usdm``)."""
+        found = {"spot": self.spot, "usdm": self.futures}
+        return {name: market for name, market in found.items() if market is not None}
+
+    def stream_market_of(self, connection: Connection) -> str:
+        """The market a stream connection's path reaches: fstream's routed paths are USD-M, the rest spot."""
+        if connection.path.startswith(("/market/", "/public/", "/private/")) or self.spot is None:
+            return "usdm"
+        return "spot"
+
+    def first_updates(self, name: str, stream: str) -> list[dict[str, Any]]:
+        """The events sent right after a subscription to ``stream``: the forming candle, or the ticker."""
+        market = self.markets().get(name)
+        if market is None:
+            return []
+        with self.lock:
+            for symbol in market.bars:
+                venue = self.venue_symbol(symbol)
+                if stream in (f"{venue.lower()}@ticker", f"{venue.lower()}@miniTicker"):
+                    return [self.ticker(name, market, symbol, mini=stream.endswith("miniTicker"))[1]]
+                if stream == f"{venue.lower()}@kline_{interval_of(market)}" and market.revealed < len(
+                    market.bars[symbol]
+                ):
+                    return [kline_event(market, symbol, venue, market.revealed, forming=True)[1]]
+        return []
+
+    def ticker(self, name: str, market: FakeMarket, symbol: str, *, mini: bool = False) -> tuple[str, dict[str, Any]]:
+        """``(stream name, event)`` of ``symbol`` now: a ``24hrTicker``, or (``mini``) a ``24hrMiniTicker``."""
+        tick = FUTURES_TICK if name == "usdm" else SPOT_TICK
+        venue = self.venue_symbol(symbol)
+        return ticker_event(market, symbol, venue, futures=name == "usdm", tick=tick, mini=mini)
+
+    def advance(self, market: str | None = None) -> bool:
+        """Reveal the next bar of ``market`` (both when None); push its final kline, the next one's first, a ticker.
+
+        Returns False when a market is at the end of its bars. Without a stream it only reveals.
+        """
+        pushes: list[tuple[str, str, list[dict[str, Any]]]] = []
+        moved = True
+        with self.lock:
+            for name, chosen in self.markets().items():
+                if market is not None and name != market:
+                    continue
+                if not chosen.reveal():
+                    moved = False
+                    continue
+                index = chosen.revealed - 1
+                for symbol, series in chosen.bars.items():
+                    venue = self.venue_symbol(symbol)
+                    stream, closed = kline_event(chosen, symbol, venue, index, forming=False)
+                    events = [closed]
+                    if index + 1 < len(series):
+                        events.append(kline_event(chosen, symbol, venue, index + 1, forming=True)[1])
+                    pushes.append((name, stream, events))
+                    for mini in (False, True):
+                        ticker_stream, ticker = self.ticker(name, chosen, symbol, mini=mini)
+                        pushes.append((name, ticker_stream, [ticker]))
+        if self.stream is not None:
+            for name, stream, events in pushes:
+                for combined in (False, True):
+                    self.stream.publish(topic(name, stream, combined), *(wrap(stream, e, combined) for e in events))
+        return moved
+
+    def _pace(self, every: float) -> None:
+        """Advance every ``every`` seconds while some client follows the first symbol's klines."""
+        assert self.stream is not None
+        name, market = next(iter(self.markets().items()))
+        stream = f"{self.venue_symbol(next(iter(market.bars))).lower()}@kline_{interval_of(market)}"
+        topics = [topic(name, stream, combined) for combined in (False, True)]
+        while not self._stopping.wait(every):
+            if any(self.stream.followers(t) for t in topics) and not self.advance(name):
+                return
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:<port>`` of the market streams (ccxt keeps its ``/ws`` and ``/market/ws`` paths)."""
+        if self.stream is None:
+            raise RuntimeError("this FakeBinance was made without stream=True")
+        return self.stream.url
+
+    def start(self) -> FakeBinance:
+        """Serve REST, and the market streams when asked (paced when ``stream_every`` is set)."""
+        super().start()
+        if self.stream is not None:
+            self.stream.start()
+            if self.stream_every is not None:
+                self._pacer = threading.Thread(
+                    target=self._pace, args=(self.stream_every,), name="tk-fake-pacer", daemon=True
+                )
+                self._pacer.start()
+        return self
+
+    def __enter__(self) -> FakeBinance:
+        return self.start()
+
+    def stop(self) -> None:
+        """Stop the pacing, the market streams and REST."""
+        self._stopping.set()
+        if self._pacer is not None:
+            self._pacer.join(timeout=10)
+        if self.stream is not None:
+            self.stream.stop()
+        super().stop()
 
     # -- test helpers -----------------------------------------------------------------------------------------
 

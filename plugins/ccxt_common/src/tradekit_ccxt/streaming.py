@@ -189,8 +189,9 @@ class MarketStream:
                     was_live = feed.live
                     feed.live = False
                     feed.error = f"{type(error).__name__}: {error}"
-                    if feed.candles:
-                        # The candle forming when the stream broke never got its closing values here.
+                    if was_live and feed.candles:
+                        # The candle forming when the stream broke never got its closing values here. Only
+                        # then: each later failed attempt would otherwise drop another, closed, candle.
                         del feed.candles[max(feed.candles)]
                 if was_live or failures == 1:
                     log.warning(
