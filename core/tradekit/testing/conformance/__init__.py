@@ -3,10 +3,11 @@
 ::
 
     from tradekit.testing.conformance import StrategyConformance
-    from tradekit_foo.strategy import FooStrategy
 
-    class TestFooConformance(StrategyConformance):
-        plugin = FooStrategy
+    from my_strategies import DipBuyer  # your plugin's class
+
+    class TestDipBuyerConformance(StrategyConformance):
+        plugin = DipBuyer
         settings = {"period": 20}
 
 A rule that is broken fails with a message that starts with the rule's id in
