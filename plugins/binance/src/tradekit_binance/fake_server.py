@@ -29,13 +29,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import threading
 from decimal import Decimal
 from typing import Any
 
 from tradekit_ccxt.testing import FakeMarket, FakeOrder, FakeVenueServer, Refused, Reply, Request
 from tradekit_ccxt.testing.market import now_ms
-from tradekit_ccxt.testing.stream import Connection, FakeStreamServer
+from tradekit_ccxt.testing.stream import Connection
 
 from tradekit.domain.bars import BarSeries
 from tradekit_binance.fake_stream import StreamProtocol, interval_of, kline_event, ticker_event, topic, wrap
@@ -107,9 +106,7 @@ class FakeBinance(FakeVenueServer):
     ) -> None:
         super().__init__()
         self.protocol = StreamProtocol(self.stream_market_of, self.first_updates)
-        self.stream = FakeStreamServer(self.protocol.answer) if stream else None
-        self.stream_every = stream_every
-        self._pacer: threading.Thread | None = None
+        self.attach_stream(self.protocol.answer if stream else None, stream_every)
         self.api_key, self.api_secret = api_key, api_secret
         self.spot = (
             FakeMarket(
@@ -940,46 +937,13 @@ class FakeBinance(FakeVenueServer):
                     self.stream.publish(topic(name, stream, combined), *(wrap(stream, e, combined) for e in events))
         return moved
 
-    def _pace(self, every: float) -> None:
-        """Advance every ``every`` seconds while some client follows the first symbol's klines."""
+    def pace(self) -> bool:
+        """Advance the first market while some client follows its first symbol's klines; False once it ended."""
         assert self.stream is not None
         name, market = next(iter(self.markets().items()))
         stream = f"{self.venue_symbol(next(iter(market.bars))).lower()}@kline_{interval_of(market)}"
         topics = [topic(name, stream, combined) for combined in (False, True)]
-        while not self._stopping.wait(every):
-            if any(self.stream.followers(t) for t in topics) and not self.advance(name):
-                return
-
-    @property
-    def ws_url(self) -> str:
-        """``ws://127.0.0.1:<port>`` of the market streams (ccxt keeps its ``/ws`` and ``/market/ws`` paths)."""
-        if self.stream is None:
-            raise RuntimeError("this FakeBinance was made without stream=True")
-        return self.stream.url
-
-    def start(self) -> FakeBinance:
-        """Serve REST, and the market streams when asked (paced when ``stream_every`` is set)."""
-        super().start()
-        if self.stream is not None:
-            self.stream.start()
-            if self.stream_every is not None:
-                self._pacer = threading.Thread(
-                    target=self._pace, args=(self.stream_every,), name="tk-fake-pacer", daemon=True
-                )
-                self._pacer.start()
-        return self
-
-    def __enter__(self) -> FakeBinance:
-        return self.start()
-
-    def stop(self) -> None:
-        """Stop the pacing, the market streams and REST."""
-        self._stopping.set()
-        if self._pacer is not None:
-            self._pacer.join(timeout=10)
-        if self.stream is not None:
-            self.stream.stop()
-        super().stop()
+        return not any(self.stream.followers(t) for t in topics) or self.advance(name)
 
     # -- test helpers -----------------------------------------------------------------------------------------
 

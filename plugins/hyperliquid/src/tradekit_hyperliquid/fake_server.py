@@ -31,12 +31,11 @@ does so on a timer while a client follows candles.
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 from typing import Any
 
 from tradekit_ccxt.testing import FakeMarket, FakeOrder, FakeVenueServer, Refused, Reply, Request
-from tradekit_ccxt.testing.stream import Connection, FakeStreamServer
+from tradekit_ccxt.testing.stream import Connection
 
 from tradekit.domain.bars import BarSeries
 
@@ -104,9 +103,7 @@ class FakeHyperliquid(FakeVenueServer):
         stream_every: float | None = None,
     ) -> None:
         super().__init__()
-        self.stream = FakeStreamServer(self.on_stream_message) if stream else None
-        self.stream_every = stream_every
-        self._pacer: threading.Thread | None = None
+        self.attach_stream(self.on_stream_message if stream else None, stream_every)
         self.coins = [symbol.split("/")[0] for symbol in bars]
         self.size_decimals = {coin: (size_decimals or {}).get(coin, 5 if coin == "BTC" else 4) for coin in self.coins}
         first_prices = {s: Decimal(repr(float(b.close[min(history, len(b)) - 1]))) for s, b in bars.items()}
@@ -521,7 +518,7 @@ class FakeHyperliquid(FakeVenueServer):
                 return False
             index = self.market.revealed - 1
             total = len(next(iter(self.market.bars.values())))
-            pushes = []
+            pushes: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = []
             for coin in self.coins:
                 messages = [self.candle_push(coin, interval, index, forming=False)]
                 if index + 1 < total:
@@ -533,41 +530,10 @@ class FakeHyperliquid(FakeVenueServer):
                 self.stream.publish(topic, *messages)
         return True
 
-    def _pace(self, every: float, interval: str) -> None:
-        """Advance every ``every`` seconds while some client follows the first coin's candles."""
+    def pace(self) -> bool:
+        """Advance the market while some client follows the first coin's 1m candles; False once it ended."""
         assert self.stream is not None
-        topic = ("candle", self.coins[0], interval)
-        while not self._stopping.wait(every):
-            if self.stream.followers(topic) and not self.advance(interval):
-                return
-
-    @property
-    def ws_url(self) -> str:
-        """``ws://127.0.0.1:<port>`` of the websocket (ccxt keeps its ``/ws`` path)."""
-        if self.stream is None:
-            raise RuntimeError("this FakeHyperliquid was made without stream=True")
-        return self.stream.url
-
-    def start(self) -> FakeHyperliquid:
-        """Serve REST, and the websocket when asked (paced when ``stream_every`` is set)."""
-        super().start()
-        if self.stream is not None:
-            self.stream.start()
-            if self.stream_every is not None:
-                self._pacer = threading.Thread(
-                    target=self._pace, args=(self.stream_every, "1m"), name="tk-fake-pacer", daemon=True
-                )
-                self._pacer.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the pacing, the websocket and REST."""
-        self._stopping.set()
-        if self._pacer is not None:
-            self._pacer.join(timeout=10)
-        if self.stream is not None:
-            self.stream.stop()
-        super().stop()
+        return not self.stream.followers(("candle", self.coins[0], "1m")) or self.advance("1m")
 
     # -- test helpers -------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 FAULT_KINDS = ("timeout", "error", "rate", "malformed", "lost")
@@ -80,6 +80,10 @@ class FakeVenueServer:
         self.faults_injected: dict[str, int] = {kind: 0 for kind in FAULT_KINDS}
         self.lock = threading.RLock()
         self._stopping = threading.Event()
+        # The market-data websocket, when a venue's fake serves one (attach_stream), and its pacer.
+        self.stream: Any = None
+        self.stream_every: float | None = None
+        self._pacer: threading.Thread | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -232,18 +236,55 @@ class FakeVenueServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeVenueServer:
-        """Start serving in a background thread."""
+    def attach_stream(self, answer: Callable[..., Any] | None, every: float | None = None) -> None:
+        """Serve a market-data websocket that answers clients with ``answer`` (None: no websocket).
+
+        With ``every``, :meth:`pace` is called every ``every`` seconds while the server runs.
+        """
+        if answer is not None:
+            from tradekit_ccxt.testing.stream import FakeStreamServer
+
+            self.stream = FakeStreamServer(answer)
+        self.stream_every = every
+
+    def pace(self) -> bool:
+        """One step of a paced market (advance it while a client follows); False ends the pacing."""
+        raise NotImplementedError(f"{type(self).__name__} was given stream_every but does not pace its market")
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:<port>`` of the market-data websocket (ccxt keeps its own paths)."""
+        if self.stream is None:
+            raise RuntimeError(f"this {type(self).__name__} was made without stream=True")
+        return str(self.stream.url)
+
+    def start(self) -> Self:
+        """Serve REST in a background thread, and the websocket when there is one (paced when asked)."""
         self._thread.start()
+        if self.stream is not None:
+            self.stream.start()
+            if self.stream_every is not None:
+                self._pacer = threading.Thread(target=self._pace_loop, name="tk-fake-pacer", daemon=True)
+                self._pacer.start()
         return self
 
+    def _pace_loop(self) -> None:
+        assert self.stream_every is not None
+        while not self._stopping.wait(self.stream_every):
+            if not self.pace():
+                return
+
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop the pacing, the websocket and REST, and release the ports."""
         self._stopping.set()
+        if self._pacer is not None:
+            self._pacer.join(timeout=10)
+        if self.stream is not None:
+            self.stream.stop()
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> FakeVenueServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
