@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tradekit.cli.model_cmd import Fold, _run_fold, format_span, parse_span, walk_forward_folds
@@ -26,6 +26,8 @@ def hourly(bars: int, gaps: tuple[int, ...] = ()) -> np.ndarray:
 
 
 @settings(max_examples=200, deadline=None)
+# A test window that opens in a gap of the data (hour 1 missing): its first bar is later than its start.
+@example(bars=5, step=HOUR, gaps=[1], train_bars=1, test_bars=2, folds=None)
 @given(
     bars=st.integers(min_value=2, max_value=3_000),
     step=st.sampled_from([HOUR, 4 * HOUR, DAY]),
@@ -61,7 +63,9 @@ def test_folds_train_only_on_bars_before_their_test_window_and_never_overlap(
         if train_ns is None:
             assert fold.train_start == 0
         else:
-            assert stamps[fold.test_start] - stamps[fold.train_start] <= train_ns
+            # The training bars lie in one window of train_ns (measured in time: a test window that opens
+            # in a gap of the data starts at its window's start, not at its first bar).
+            assert stamps[fold.train_stop - 1] - stamps[fold.train_start] < train_ns
     if found:
         # The newest test window ends with the last bar.
         assert found[-1].test_stop == len(stamps)

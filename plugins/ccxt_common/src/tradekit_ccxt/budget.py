@@ -108,7 +108,7 @@ class WeightBudget:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=WAL")
+                _use_wal(connection)
                 connection.executescript(_SCHEMA)
             except (OSError, sqlite3.Error) as error:
                 raise ConfigError(
@@ -201,3 +201,24 @@ class WeightBudget:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+def _use_wal(connection: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the budget file in write-ahead-log mode, however many processes open it at once.
+
+    Switching the journal mode takes the file exclusively and, unlike other
+    writes, does not wait out a busy file: two processes starting together
+    would see "database is locked". Once one of them has switched, the mode
+    stays, so the others only need to read it.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
