@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from math import isfinite
 from typing import Literal
 
 # Enough digits for any price times any quantity we meet (BTC at 1e6 with 1e-8
@@ -25,6 +26,11 @@ Rounding = Literal["down", "up", "nearest"]
 
 _MODES: dict[str, str] = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}
 
+# Steps seen by round_to_step, and whether each is a power of ten written as one digit (0.01, 1, 1E+2):
+# ticks and lots nearly always are, and rounding to one is a single quantize.
+_POWERS_OF_TEN: dict[Decimal, bool] = {}
+_POWERS_OF_TEN_KEPT = 1_024
+
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
     """Turn a number into a Decimal without binary noise.
@@ -33,10 +39,17 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     not ``0.1000000000000000055...``), which is the value a human or a venue
     meant when they wrote it.
     """
+    kind = type(value)
+    if kind is Decimal:
+        return value  # type: ignore[return-value]  # narrowed by the exact type test
+    if kind is float:
+        if not isfinite(value):  # type: ignore[arg-type]  # narrowed by the exact type test
+            raise ValueError(f"not a finite number: {value!r}")
+        return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not isfinite(value):
             raise ValueError(f"not a finite number: {value!r}")
         return Decimal(repr(value))
     return Decimal(value)
@@ -53,9 +66,17 @@ def round_to_step(value: Decimal, step: Decimal, mode: Rounding = "nearest") -> 
     context is; a result that needs more than its 34 significant digits at
     the step's decimal places cannot be exact and raises ValueError.
     """
-    if step <= 0:
-        raise ValueError(f"step must be positive, was {step}")
+    power_of_ten = _POWERS_OF_TEN.get(step)
+    if power_of_ten is None:
+        if step <= 0:
+            raise ValueError(f"step must be positive, was {step}")
+        power_of_ten = step.as_tuple().digits == (1,)
+        if len(_POWERS_OF_TEN) < _POWERS_OF_TEN_KEPT:
+            _POWERS_OF_TEN[step] = power_of_ten
     try:
+        if power_of_ten:
+            # Dividing by 10**e, rounding to units and multiplying back is one quantize, at a third of the cost.
+            return value.quantize(step, rounding=_MODES[mode], context=MONEY_CONTEXT)
         units = MONEY_CONTEXT.divide(value, step).quantize(Decimal(1), rounding=_MODES[mode], context=MONEY_CONTEXT)
         return MONEY_CONTEXT.multiply(units, step).quantize(step, context=MONEY_CONTEXT)
     except decimal.InvalidOperation:

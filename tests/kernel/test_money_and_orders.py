@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import pytest
 from hypothesis import example, given, settings
@@ -25,7 +25,7 @@ from tradekit.domain.orders import (
 )
 from tradekit.domain.portfolio import Ledger
 from tradekit.errors import InvalidTransitionError
-from tradekit.money import is_multiple_of, round_to_step, to_decimal
+from tradekit.money import MONEY_CONTEXT, is_multiple_of, round_to_step, to_decimal
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -64,6 +64,22 @@ def test_a_value_already_on_the_step_is_unchanged_by_any_rounding(value: Decimal
     on_step = round_to_step(value, step, "down")
     for mode in ("down", "up", "nearest"):
         assert round_to_step(on_step, step, mode) == on_step  # type: ignore[arg-type]
+
+
+@given(values, st.integers(-8, 2), st.sampled_from(["down", "up", "nearest"]))
+def test_rounding_to_a_power_of_ten_matches_dividing_and_multiplying_back(
+    value: Decimal, exponent: int, mode: str
+) -> None:
+    # Steps that are a power of ten take a one-quantize shortcut: same value and same digits as the long way.
+    step = Decimal(1).scaleb(exponent)
+    rounding = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}[mode]
+    units = MONEY_CONTEXT.divide(value, step).quantize(Decimal(1), rounding=rounding, context=MONEY_CONTEXT)
+    expected = MONEY_CONTEXT.multiply(units, step).quantize(step, context=MONEY_CONTEXT)
+
+    rounded = round_to_step(value, step, mode)  # type: ignore[arg-type]
+
+    assert rounded == expected
+    assert str(rounded) == str(expected)
 
 
 def test_a_rounded_price_shows_exactly_the_ticks_digits() -> None:

@@ -138,6 +138,8 @@ class OrderIntent(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderIntent:
+        if self.type is OrderType.MARKET and self.price is None and self.trigger_price is None and not self.post_only:
+            return self  # the common case, and everything below holds for it
         needs_price = self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_trigger = self.type in (OrderType.STOP, OrderType.STOP_LIMIT)
         if needs_price and self.price is None:
@@ -193,8 +195,12 @@ class Order(BaseModel):
     @classmethod
     def from_intent(cls, intent: OrderIntent, client_order_id: str, created_at: datetime | None = None) -> Order:
         """Build the order for an accepted intent."""
-        fields: dict[str, Any] = intent.model_dump(exclude={"client_order_id"})
-        return cls(client_order_id=client_order_id, created_at=created_at, **fields)
+        # The intent's fields as they are (validated already), without model_dump's copy of each.
+        fields: dict[str, Any] = dict(intent.__dict__)
+        fields["client_order_id"] = client_order_id
+        fields["created_at"] = created_at
+        order: Order = _validate_order(fields)
+        return order
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -243,7 +249,8 @@ class Order(BaseModel):
         state = self.__dict__
         state["filled_notional"] = notional = self.filled_notional + price * quantity
         state["filled_quantity"] = total
-        state["average_fill_price"] = notional / total
+        # A first fill's average is its price: the division would give it back.
+        state["average_fill_price"] = notional / total if total != quantity else price
         state["fees_paid"] = self.fees_paid + fee
         return self.transition(target, at=at)
 
@@ -287,3 +294,7 @@ class OrderUpdate(BaseModel):
     timestamp: datetime
     exchange_order_id: str | None = None
     reason: str | None = None
+
+
+# The validator itself, without the constructor's Python wrapper around it.
+_validate_order = Order.__pydantic_validator__.validate_python

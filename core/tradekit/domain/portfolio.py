@@ -89,8 +89,10 @@ class Ledger:
         state = self._positions.setdefault(fill.symbol, _PositionState())
         before = state.quantity
         after = before + signed
-        if before == 0 or (before > 0) == (signed > 0):
-            # Opening or adding: the average entry moves.
+        if before == 0:
+            state.average_price = fill.price  # opening: what the average below gives, without a division
+        elif (before > 0) == (signed > 0):
+            # Adding: the average entry moves.
             state.average_price = (state.average_price * abs(before) + fill.price * fill.quantity) / abs(after)
         else:
             closed = min(abs(signed), abs(before))

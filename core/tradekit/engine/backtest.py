@@ -18,9 +18,12 @@ equity.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +32,7 @@ from numpy.typing import NDArray
 from tradekit.domain.bars import BarSeries, ns_to_datetime
 from tradekit.domain.orders import Fill, Side
 from tradekit.engine.context import EngineContext
-from tradekit.engine.core import Engine
+from tradekit.engine.core import Engine, FillLog
 from tradekit.sim.pricing import first_reach_index
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from tradekit.sim import SimulatedVenue
 
 Progress = Callable[[int], None]
+ZERO = Decimal(0)
 
 
 @dataclass
@@ -45,9 +49,14 @@ class BacktestOutcome:
 
     equity: NDArray[np.float64]
     in_market: NDArray[np.bool_]
-    fills: list[Fill]
+    fill_log: FillLog
     visited_bars: int
     fees_paid: Decimal
+
+    @cached_property
+    def fills(self) -> list[Fill]:
+        """Every fill, oldest first (built from :attr:`fill_log` when first asked for)."""
+        return self.fill_log.fills()
 
 
 def check_aligned(data: dict[str, BarSeries]) -> None:
@@ -116,7 +125,8 @@ def run_backtest(
     start = max(strategy.warmup - 1, 0)
     strategy.prepare(data)
     wake_mask = strategy.wakeups(data) if skip_idle_bars else None
-    wake_indices = np.flatnonzero(wake_mask[start:]) + start if wake_mask is not None else None
+    # A list, not an array: bisect on a list of ints costs a tenth of a numpy searchsorted call.
+    wake_indices = (np.flatnonzero(wake_mask[start:]) + start).tolist() if wake_mask is not None else None
     columns = [(symbol, s.timestamps, s.open, s.high, s.low, s.close, s.volume) for symbol, s in data.items()]
 
     # Before the first decision only on_start can have placed orders: jump to that decision, or to
@@ -159,7 +169,7 @@ def run_backtest(
     return BacktestOutcome(
         equity=equity,
         in_market=in_market,
-        fills=engine.fill_log.fills(),
+        fill_log=engine.fill_log,
         visited_bars=visited,
         fees_paid=sum(engine.ledger.fees_paid.values(), Decimal(0)),
     )
@@ -168,7 +178,7 @@ def run_backtest(
 def _next_index(
     i: int,
     n: int,
-    wake_indices: NDArray[np.intp],
+    wake_indices: list[int],
     venue: SimulatedVenue,
     columns: list[
         tuple[
@@ -183,8 +193,8 @@ def _next_index(
     ],
     alerts: dict[str, tuple[float, float]],
 ) -> int:
-    position = int(np.searchsorted(wake_indices, i + 1))
-    candidate = int(wake_indices[position]) if position < len(wake_indices) else n
+    position = bisect_left(wake_indices, i + 1)
+    candidate = wake_indices[position] if position < len(wake_indices) else n
     for symbol, _ts, _o, h, lo, _c, _v in columns:
         if candidate == i + 1:
             break
@@ -214,20 +224,21 @@ def equity_curve(engine: Engine, data: dict[str, BarSeries]) -> tuple[NDArray[np
     n = len(data[symbols[0]])
     quote = engine.quote_currency
     fills = engine.fill_log.rows()
-    change_index = np.empty(len(fills), dtype=np.int64)
-    cash_after = np.empty(len(fills))
-    quantity_after = {symbol: np.empty(len(fills)) for symbol in symbols}
-    cash = engine.start_cash
-    held = dict.fromkeys(symbols, Decimal(0))
     buy = Side.BUY.value
-    for k, (index, _id, _order, fill_symbol, side, quantity, price, fee, fee_currency, *_rest) in enumerate(fills):
-        signed = quantity if side == buy else -quantity
-        cash -= signed * price + (fee if (fee_currency or quote) == quote else 0)
-        held[fill_symbol] += signed
-        change_index[k] = index
-        cash_after[k] = float(cash)
-        for symbol in symbols:
-            quantity_after[symbol][k] = float(held[symbol])
+    # What each fill moved, in Decimal; running sums of those (exact) become the float curve.
+    cash_moves = [
+        (-(quantity * price) if side == buy else quantity * price) - (fee if (fee_currency or quote) == quote else 0)
+        for _index, _id, _order, _symbol, side, quantity, price, fee, fee_currency, *_rest in fills
+    ]
+    change_index = np.fromiter((row[0] for row in fills), dtype=np.int64, count=len(fills))
+    cash_after = np.fromiter(map(float, accumulate(cash_moves, initial=engine.start_cash)), float)[1:]
+    quantity_after = {}
+    for symbol in symbols:
+        moves = [
+            (quantity if side == buy else -quantity) if fill_symbol == symbol else ZERO
+            for _index, _id, _order, fill_symbol, side, quantity, *_rest in fills
+        ]
+        quantity_after[symbol] = np.fromiter(map(float, accumulate(moves, initial=ZERO)), float)[1:]
     # For each bar, the last fill at or before it (-1: none yet).
     last = np.searchsorted(change_index, np.arange(n), side="right") - 1
     has = last >= 0

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, Severity
 from tradekit.domain.order_memory import OrderMemory
-from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate
+from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate, Side
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
 from tradekit.engine.ids import ClientOrderIds
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tradekit.engine")
 
+_BUY = Side.BUY.value
 _DERIVED_FROM_FILLS = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
 # Order events are journaled as orders and fills already, not again as events.
 _JOURNALED_AS_ORDERS = frozenset({EventKind.ORDER_FILLED, EventKind.ORDER_PLACED, EventKind.ORDER_CANCELLED})
@@ -96,6 +97,15 @@ class FillLog:
     def fills(self) -> list[Fill]:
         """The fills, oldest first."""
         return [_fill(row) for row in self._rows]
+
+    def executions(self) -> Iterator[tuple[str, bool, Decimal, Decimal, Decimal, datetime]]:
+        """Each fill as (symbol, True for a buy, quantity, price, fee, timestamp), oldest first.
+
+        What :func:`tradekit.report.trades.trades_from_executions` reads, without building the fills.
+        """
+        buy = _BUY
+        for _index, _id, _order, symbol, side, quantity, price, fee, _currency, _liquidity, timestamp in self._rows:
+            yield symbol, side == buy, quantity, price, fee, timestamp
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -15,7 +15,13 @@ from tradekit.report.console import render_stats, render_strategy_report, render
 from tradekit.report.html import write_html_report
 from tradekit.report.metrics import BacktestStats, compute_stats, drawdown, periods_per_year
 from tradekit.report.strategy_report import ReportTable, StrategyReport, Timeline
-from tradekit.report.trades import Trade, read_trades_csv, trades_from_fills, write_trades_csv
+from tradekit.report.trades import (
+    Trade,
+    read_trades_csv,
+    trades_from_executions,
+    trades_from_fills,
+    write_trades_csv,
+)
 
 __all__ = [
     "BacktestStats",
@@ -30,6 +36,7 @@ __all__ = [
     "render_stats",
     "render_strategy_report",
     "render_trades",
+    "trades_from_executions",
     "trades_from_fills",
     "write_html_report",
     "write_trades_csv",

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import csv
 import decimal
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 
 from tradekit.domain.orders import Fill, Side
@@ -138,7 +139,12 @@ class _OpenTrade:
         )
 
 
-def trades_from_fills(fills: Sequence[Fill]) -> list[Trade]:
+#: One execution as :func:`trades_from_executions` reads it: (symbol, True for a buy, quantity, price,
+#: fee, timestamp), quantity and price positive.
+Execution = tuple[str, bool, Decimal, Decimal, Decimal, datetime]
+
+
+def trades_from_fills(fills: Iterable[Fill]) -> list[Trade]:
     """Rebuild the round-trip trades of a run from its fills.
 
     Each symbol is followed on its own. Fills are taken in time order (fills
@@ -146,34 +152,50 @@ def trades_from_fills(fills: Sequence[Fill]) -> list[Trade]:
     ordered by entry time; a trade still open after the last fill comes last
     for its symbol with ``exit_time=None``.
     """
-    ordered = sorted(fills, key=lambda fill: fill.timestamp)
+    buy = Side.BUY
+    return trades_from_executions(
+        (fill.symbol, fill.side is buy, fill.quantity, fill.price, fill.fee, fill.timestamp) for fill in fills
+    )
+
+
+def trades_from_executions(executions: Iterable[Execution]) -> list[Trade]:
+    """:func:`trades_from_fills` for fills given as :data:`Execution` tuples.
+
+    A backtest keeps its fills as plain tuples (see
+    :class:`tradekit.engine.core.FillLog`); reading them as such spares
+    building tens of thousands of ``Fill`` models only to read six fields.
+    """
+    ordered = sorted(executions, key=_timestamp)
     open_trades: dict[str, _OpenTrade] = {}
     done: list[Trade] = []
     with decimal.localcontext(MONEY_CONTEXT):
-        for fill in ordered:
-            sign = 1 if fill.side is Side.BUY else -1
-            current = open_trades.get(fill.symbol)
+        for symbol, is_buy, quantity, price, fee, timestamp in ordered:
+            sign = 1 if is_buy else -1
+            current = open_trades.get(symbol)
             if current is None:
-                current = open_trades[fill.symbol] = _OpenTrade(fill.symbol, sign, fill.timestamp)
-                current.add(fill.quantity, fill.price, fill.fee)
+                current = open_trades[symbol] = _OpenTrade(symbol, sign, timestamp)
+                current.add(quantity, price, fee)
             elif current.sign == sign:
-                current.add(fill.quantity, fill.price, fill.fee)
+                current.add(quantity, price, fee)
             else:
                 held = abs(current.position)
-                closing = min(fill.quantity, held)
+                closing = min(quantity, held)
                 # Split the fee by quantity; the remainder by subtraction so the
                 # two parts always sum to the fill's fee exactly.
-                closing_fee = fill.fee if closing == fill.quantity else fill.fee * closing / fill.quantity
-                current.reduce(closing, fill.price, closing_fee)
+                closing_fee = fee if closing == quantity else fee * closing / quantity
+                current.reduce(closing, price, closing_fee)
                 if current.position == 0:
-                    done.append(current.finish(fill.timestamp))
-                    del open_trades[fill.symbol]
-                    opening = fill.quantity - closing
+                    done.append(current.finish(timestamp))
+                    del open_trades[symbol]
+                    opening = quantity - closing
                     if opening > 0:
-                        flipped = open_trades[fill.symbol] = _OpenTrade(fill.symbol, sign, fill.timestamp)
-                        flipped.add(opening, fill.price, fill.fee - closing_fee)
+                        flipped = open_trades[symbol] = _OpenTrade(symbol, sign, timestamp)
+                        flipped.add(opening, price, fee - closing_fee)
         done.extend(still_open.finish(None) for still_open in open_trades.values())
     return sorted(done, key=lambda trade: trade.entry_time)
+
+
+_timestamp = itemgetter(5)
 
 
 TRADE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Trade))

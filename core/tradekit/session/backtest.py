@@ -176,7 +176,7 @@ def run_backtest(
     from tradekit.engine.core import Engine
     from tradekit.engine.recording import DeferredRecorder, NoRecorder
     from tradekit.journal import Journal
-    from tradekit.report import compute_stats, trades_from_fills
+    from tradekit.report import compute_stats, trades_from_executions
 
     plugins = load_plugins(settings, registry, origin=origin)
     if data is None:
@@ -259,7 +259,7 @@ def run_backtest(
             raise
         recorder.flush()
         strategy_report = plugins.strategy.report()
-        trades = trades_from_fills(outcome.fills)
+        trades = trades_from_executions(outcome.fill_log.executions())
         stats = compute_stats(
             first.timestamps,
             outcome.equity,
