@@ -405,3 +405,23 @@ def test_a_long_backtest_journals_in_batches_and_forgets_finished_orders_without
     assert histories == ref_histories and all(h == ["new", "accepted", "filled"] for h in histories)
     assert [(f.price, f.quantity) for f in fills] == [(f.price, f.quantity) for f in ref_fills]
     assert batched.trades == reference.trades
+
+
+def test_a_backtest_collects_garbage_less_often_while_it_runs_and_restores_the_setting_even_when_it_fails() -> None:
+    import gc
+
+    from tradekit.engine.backtest import BACKTEST_GC_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+
+    @fewer_collections()
+    def failing_run() -> None:
+        seen.append(gc.get_threshold())
+        raise RuntimeError("the strategy failed")
+
+    with pytest.raises(RuntimeError, match="the strategy failed"):
+        failing_run()
+
+    assert seen == [(max(before[0], BACKTEST_GC_THRESHOLD), *before[1:])]
+    assert gc.get_threshold() == before

@@ -95,7 +95,8 @@ class _OpenTrade:
     def add(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
         """Open or add to the position (``quantity`` unsigned)."""
         held = abs(self.position)
-        self.average_price = (self.average_price * held + price * quantity) / (held + quantity)
+        # Opening: the average is the price, which the division would give back.
+        self.average_price = price if not held else (self.average_price * held + price * quantity) / (held + quantity)
         self.position += self.sign * quantity
         self.entry_quantity += quantity
         self.entry_notional += price * quantity
