@@ -26,9 +26,11 @@ Rounding = Literal["down", "up", "nearest"]
 
 _MODES: dict[str, str] = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}
 
-# Steps seen by round_to_step, and whether each is a power of ten written as one digit (0.01, 1, 1E+2):
-# ticks and lots nearly always are, and rounding to one is a single quantize.
-_POWERS_OF_TEN: dict[Decimal, bool] = {}
+# Steps seen by round_to_step, by identity, and whether each is a power of ten written as one digit
+# (0.01, 1, 1E+2): ticks and lots nearly always are, and rounding to one is a single quantize. Keyed by
+# id(), the step kept beside it so the id cannot be reused: equal Decimals such as 1 and 1.0 must not
+# share an answer, since 1.0 is ten tenths and a quantize to it keeps one decimal place.
+_POWERS_OF_TEN: dict[int, tuple[Decimal, bool]] = {}
 _POWERS_OF_TEN_KEPT = 1_024
 
 
@@ -66,13 +68,15 @@ def round_to_step(value: Decimal, step: Decimal, mode: Rounding = "nearest") -> 
     context is; a result that needs more than its 34 significant digits at
     the step's decimal places cannot be exact and raises ValueError.
     """
-    power_of_ten = _POWERS_OF_TEN.get(step)
-    if power_of_ten is None:
+    known = _POWERS_OF_TEN.get(id(step))
+    if known is not None and known[0] is step:
+        power_of_ten = known[1]
+    else:
         if step <= 0:
             raise ValueError(f"step must be positive, was {step}")
         power_of_ten = step.as_tuple().digits == (1,)
         if len(_POWERS_OF_TEN) < _POWERS_OF_TEN_KEPT:
-            _POWERS_OF_TEN[step] = power_of_ten
+            _POWERS_OF_TEN[id(step)] = (step, power_of_ten)
     try:
         if power_of_ten:
             # Dividing by 10**e, rounding to units and multiplying back is one quantize, at a third of the cost.

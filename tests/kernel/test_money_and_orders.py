@@ -82,6 +82,14 @@ def test_rounding_to_a_power_of_ten_matches_dividing_and_multiplying_back(
     assert str(rounded) == str(expected)
 
 
+def test_equal_steps_written_with_other_digits_round_each_to_their_own_digits() -> None:
+    # 1 and 1.0 are equal Decimals but not the same step: 1.0 is ten tenths.
+    assert str(round_to_step(Decimal("53989.2"), Decimal("1"))) == "53989"
+    assert str(round_to_step(Decimal("53989.2"), Decimal("1.0"))) == "53989.0"
+    assert str(round_to_step(Decimal("0.123"), Decimal("0.01"))) == "0.12"
+    assert str(round_to_step(Decimal("0.123"), Decimal("0.010"))) == "0.120"
+
+
 def test_a_rounded_price_shows_exactly_the_ticks_digits() -> None:
     assert str(round_to_step(Decimal("42000.123"), Decimal("0.01"))) == "42000.12"
     assert str(round_to_step(Decimal("7"), Decimal("0.001"))) == "7.000"
