@@ -2,27 +2,29 @@
 
 Live and dry runs write each record as it happens (:class:`DirectRecorder`):
 a run that dies leaves everything it did. A backtest captures the same records
-in memory, cheaply, and writes them in bulk, a transaction per
-:data:`DEFERRED_BATCH` records and one when it ends or fails
-(:class:`DeferredRecorder`): serializing tens of thousands of orders one by one
-would cost more than the backtest itself, and holding them all until the end
-would cost memory in proportion to the run's length.
+in memory, cheaply, and has them written in bulk by a second thread, a
+transaction per half :data:`DEFERRED_BATCH` order states and one when it ends
+or fails (:class:`DeferredRecorder`): writing tens of thousands of orders one
+by one would cost more than the backtest itself, and holding them all until
+the end would cost memory in proportion to the run's length.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from datetime import datetime
+from tradekit.domain.orders import TERMINAL_STATUSES
+from tradekit.secrets import redact
 
+if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order
     from tradekit.domain.portfolio import Position
     from tradekit.journal import Journal
-    from tradekit.journal.store import OrderTransition
+    from tradekit.journal.bulk import FillRow, OrderState
 
 
-#: Order states captured by a DeferredRecorder before it writes what it holds.
+#: Order states a DeferredRecorder holds at most, uncommitted: half being written, half being captured.
 DEFERRED_BATCH = 5_000
 
 
@@ -77,39 +79,82 @@ class NoRecorder:
 
 
 class DeferredRecorder:
-    """Captures records in memory and writes them in bulk: every ``batch`` order states, and at :meth:`flush`."""
+    """Captures records in memory and has them written in bulk, on a second thread, while the run goes on.
+
+    Each order state and fill costs a small tuple. Every ``batch // 2`` order
+    states, what was captured is encoded
+    (:func:`~tradekit.journal.bulk.encode_batch`) and handed to a
+    :class:`~tradekit.journal.writer.BackgroundWriter`, which commits it
+    while the next half fills: at most ``batch`` order states are held in
+    memory, or lost by a crash. :meth:`flush` waits until everything is
+    committed, and raises the journal's error if a write failed.
+    """
 
     def __init__(self, journal: Journal, run_id: str, batch: int | None = None) -> None:
+        from tradekit.journal.bulk import fill_row
+        from tradekit.journal.writer import BackgroundWriter
+
         self.journal = journal
         self.run_id = run_id
         self.batch = DEFERRED_BATCH if batch is None else batch
+        self._hand_off_at = max(1, self.batch // 2)
+        self._writer = BackgroundWriter(journal, run_id)
+        self._fill_row = fill_row
+        # Orders whose latest snapshot the next batch writes: those that changed, and those still open.
         self._orders: dict[str, Order] = {}
-        self._transitions: list[OrderTransition] = []
-        self._fills: list[Fill] = []
-        self._positions: list[tuple[Position, datetime]] = []
+        self._states: list[OrderState] = []
+        self._fills: list[FillRow] = []
 
     def order(self, order: Order) -> None:
-        """Keep the order (its last state is written) and this state (for its history)."""
-        from tradekit.journal.store import OrderTransition
+        """Keep the order (its snapshot is taken with the batch) and this state (for its history)."""
+        # On the engine's hot path: read the instance dict, build one tuple (see OrderState).
+        state = order.__dict__
+        client_order_id = state["client_order_id"]
+        self._orders[client_order_id] = order
+        updated_at = state["updated_at"]
+        moment = updated_at or state["created_at"] or datetime.now(UTC)
+        if moment.tzinfo is not UTC:
+            from tradekit.journal.codec import utc
 
-        self._orders[order.client_order_id] = order
-        self._transitions.append(OrderTransition.of(order))
-        if len(self._transitions) >= self.batch:
-            self.flush()
+            moment = utc(moment)
+        reason = state["reason"]
+        self._states.append(
+            (
+                redact(client_order_id),
+                state["status"],
+                state["filled_quantity"],
+                None if reason is None else redact(reason),
+                moment,
+                updated_at is not None,
+            )
+        )
+        if len(self._states) >= self._hand_off_at:
+            self._hand_off()
 
     def fill(self, fill: Fill, position: Position) -> None:
-        """Keep the fill and the position after it."""
-        self._fills.append(fill)
-        self._positions.append((position, fill.timestamp))
+        """Keep what the journal writes of the fill and of the position after it."""
+        self._fills.append(self._fill_row(fill, position))
 
     def flush(self) -> None:
-        """Write what was captured, then forget it; open orders are kept, to be written again as they change."""
-        if not (self._orders or self._fills):
+        """Write what was captured and wait until all of it is committed.
+
+        Raises the journal's :class:`~tradekit.errors.UserError` when a write
+        failed (this one or an earlier batch's); what was committed before stays.
+        """
+        try:
+            self._hand_off()
+        finally:
+            # Also after a failed write: the writer's connection is closed, its error raised.
+            self._writer.close()
+
+    def _hand_off(self) -> None:
+        from tradekit.journal.bulk import encode_batch
+
+        if not (self._states or self._fills or self._orders):
             return
-        self.journal.record_orders_in_bulk(
-            self.run_id, list(self._orders.values()), self._transitions, self._fills, self._positions
-        )
-        self._orders = {key: order for key, order in self._orders.items() if not order.status.is_terminal}
-        self._transitions = []
+        batch = encode_batch(self._states, self._orders.values(), self._fills)
+        # Open orders are kept, to be written again as they change; the rest is the writer's now.
+        self._orders = {key: order for key, order in self._orders.items() if order.status not in TERMINAL_STATUSES}
+        self._states = []
         self._fills = []
-        self._positions = []
+        self._writer.submit(batch)

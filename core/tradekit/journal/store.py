@@ -13,8 +13,6 @@ that is still going.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from tradekit.domain.orders import Fill, Order, OrderIntent
 from tradekit.domain.portfolio import Position
 from tradekit.domain.run import RunInfo, RunSummary
 from tradekit.errors import UserError
+from tradekit.journal.bulk import BulkBatch, write_batch
 from tradekit.journal.codec import dump_payload, iso, model_json
 from tradekit.journal.connection import guarded
 from tradekit.journal.reading import JournalReader, symbols_key
@@ -49,35 +48,9 @@ INSERT INTO fills (run_id, fill_id, client_order_id, symbol, side, quantity, pri
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, fill_id) DO NOTHING
 """
-#: Rows built and written at a time by record_orders_in_bulk.
-_BULK_SLICE = 5_000
 _INSERT_POSITION = (
     "INSERT INTO positions (run_id, symbol, quantity, average_price, realized_pnl, timestamp) VALUES (?, ?, ?, ?, ?, ?)"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OrderTransition:
-    """One state an order reached, captured cheaply while a backtest runs (see ``record_orders_in_bulk``)."""
-
-    client_order_id: str
-    status: str
-    filled_quantity: str
-    reason: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-
-    @classmethod
-    def of(cls, order: Order) -> OrderTransition:
-        """The state ``order`` is in now."""
-        return cls(
-            order.client_order_id,
-            order.status.value,
-            str(order.filled_quantity),
-            order.reason,
-            order.created_at,
-            order.updated_at,
-        )
 
 
 class Journal(JournalReader):
@@ -202,57 +175,18 @@ class Journal(JournalReader):
         self._write((_INSERT_POSITION, _position_row(self._known_run(run_id), position, iso(timestamp))))
 
     @guarded("recording a backtest's orders")
-    def record_orders_in_bulk(
-        self,
-        run_id: str,
-        orders: list[Order],
-        transitions: list[OrderTransition],
-        fills: list[Fill],
-        positions: list[tuple[Position, datetime]],
-    ) -> None:
-        """Write many orders, their transitions, fills and positions in one transaction.
+    def record_orders_in_bulk(self, run_id: str, batch: BulkBatch) -> None:
+        """Write a batch of a backtest's order states, orders, fills and positions in one transaction.
 
-        What a backtest captured while it ran (cheaply, without serializing
-        anything per order) lands here at its end: the same rows
+        ``batch`` (see :mod:`tradekit.journal.bulk`) holds the rows
         :meth:`record_order`, :meth:`record_fill` and :meth:`record_position`
-        write one by one, each string redacted.
+        would have written one by one, already redacted and encoded; they
+        land as those would, value for value. Safe to call from a thread
+        other than the one that opened the journal.
         """
         run_id = self._known_run(run_id)
-        # Many records of a backtest share a bar time: format each time once.
-        stamps: dict[datetime, str] = {}
-
-        def stamp(moment: datetime) -> str:
-            text = stamps.get(moment)
-            if text is None:
-                text = stamps[moment] = iso(moment)
-            return text
-
-        def history_row(t: OrderTransition) -> tuple[Any, ...]:
-            return (
-                run_id,
-                redact(t.client_order_id),
-                t.status,
-                stamp(t.updated_at or t.created_at or datetime.now(UTC)),
-                None if t.reason is None else redact(t.reason),
-                t.filled_quantity,
-                None if t.updated_at is None else stamp(t.updated_at),
-            )
-
         self._flush_pending()
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        # Rows are built and written a slice at a time, so memory stays bounded however long the run.
-        for start in range(0, max(len(orders), len(transitions), len(fills), len(positions)), _BULK_SLICE):
-            end = start + _BULK_SLICE
-            connection.executemany(
-                _UPSERT_ORDER, [_order_row(run_id, redact(o.client_order_id), o) for o in orders[start:end]]
-            )
-            connection.executemany(_INSERT_ORDER_UPDATE, [history_row(t) for t in transitions[start:end]])
-            connection.executemany(_INSERT_FILL, [_fill_row(run_id, fill, stamp) for fill in fills[start:end]])
-            connection.executemany(
-                _INSERT_POSITION, [_position_row(run_id, p, stamp(moment)) for p, moment in positions[start:end]]
-            )
-        connection.execute("COMMIT")
+        write_batch(self._connection, run_id, batch)
 
     @guarded("recording a strategy's state")
     def record_strategy_state(self, run_id: str, strategy: str, state: dict[str, Any], timestamp: datetime) -> None:
@@ -378,7 +312,7 @@ def _order_row(run_id: str, client_order_id: str, order: Order) -> tuple[Any, ..
     )
 
 
-def _fill_row(run_id: str, fill: Fill, stamp: Callable[[datetime], str] = iso) -> tuple[Any, ...]:
+def _fill_row(run_id: str, fill: Fill) -> tuple[Any, ...]:
     return (
         run_id,
         redact(fill.fill_id),
@@ -390,7 +324,7 @@ def _fill_row(run_id: str, fill: Fill, stamp: Callable[[datetime], str] = iso) -
         str(fill.fee),
         redact(fill.fee_currency),
         fill.liquidity.value,
-        stamp(fill.timestamp),
+        iso(fill.timestamp),
     )
 
 

@@ -1,0 +1,169 @@
+"""Orders' snapshots for the journal, many at a time, as :func:`~tradekit.journal.codec.model_json` writes them.
+
+The ``orders`` table keeps each order's latest state as JSON: ``model_json``'s
+text, with every string redacted and every time in UTC. ``model_json`` walks
+every field of the order it is given, and pydantic looks each enum member's
+value up through Python; a backtest writes tens of thousands of snapshots, so
+:func:`encode_orders` writes a batch of them in one pydantic call instead, from
+the orders' instance dicts, declared as a ``TypedDict`` with the model's fields
+in the model's order and its ``str`` enums as ``str`` (a member is the string
+it stands for). The text is the same, for a third less. Which fields may hold
+a string to redact or a time to move to UTC follows from the model's class, so
+only those are looked at.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypedDict
+
+from tradekit.journal.codec import model_json, utc
+from tradekit.secrets import redact
+
+#: model_config keys that change how pydantic writes a model (besides every ``ser_...`` one).
+_SERIALIZING_CONFIG = frozenset({"json_encoders", "use_enum_values", "serialize_by_alias"})
+
+
+def encode_orders(orders: Iterable[BaseModel]) -> bytes:
+    """A JSON array of :func:`~tradekit.journal.codec.model_json`'s text of each of ``orders``, in order."""
+    orders = list(orders)
+    kinds = {type(order) for order in orders}
+    if len(kinds) == 1:
+        snapshots = _snapshots_of(kinds.pop())
+        if snapshots is not None:
+            # The common case, in one pass and one call: one model class, nothing to redact, times in UTC.
+            plain = snapshots.plain
+            rows = [order.__dict__ if plain(order) else snapshots.fixed(order) for order in orders]
+            if None not in rows:
+                return snapshots.dump(rows)  # type: ignore[arg-type]  # None is not in rows
+    return b"[" + b",".join(_one_by_one(orders)) + b"]"
+
+
+def _one_by_one(orders: list[BaseModel]) -> Iterator[bytes]:
+    for order in orders:
+        snapshots = _snapshots_of(type(order))
+        row = None
+        if snapshots is not None:
+            row = order.__dict__ if snapshots.plain(order) else snapshots.fixed(order)
+        if snapshots is None or row is None:
+            yield model_json(order).encode()
+        else:
+            yield snapshots.dump([row])[1:-1]
+
+
+class _Snapshots:
+    """How the orders of one model class are written (see the module's docstring)."""
+
+    def __init__(self, texts: tuple[str, ...], moments: tuple[str, ...], shape: Any) -> None:
+        self.texts = texts
+        self.moments = moments
+        self.dump: Callable[[list[dict[str, Any]]], bytes] = TypeAdapter(list[shape]).dump_json
+        self._texts_of = _getter(texts)
+        self._moments_of = _getter(moments)
+
+    def plain(self, order: BaseModel) -> bool:
+        """True when ``order`` is written as it is: no text to redact, every time in UTC."""
+        state = order.__dict__
+        for text in self._texts_of(state):
+            # redact() gives back the very string when it holds no secret.
+            if text is not None and (type(text) is not str or redact(text) is not text):
+                return False
+        # Loops, not all() over a generator: this runs for every order of a backtest.
+        for moment in self._moments_of(state):  # noqa: SIM110
+            if moment is not None and moment.tzinfo is not UTC:
+                return False
+        return True
+
+    def fixed(self, order: BaseModel) -> dict[str, Any] | None:
+        """``order``'s values with its texts redacted and its times in UTC, as model_json writes them.
+
+        None when a text or time field holds something else, which model_json writes its own way.
+        """
+        state = order.__dict__
+        update: dict[str, Any] = {}
+        for name in self.texts:
+            text = state[name]
+            if text is not None:
+                if type(text) is not str:
+                    return None
+                update[name] = redact(text)
+        for name in self.moments:
+            moment = state[name]
+            if moment is not None:
+                if type(moment) is not datetime:
+                    return None
+                update[name] = utc(moment)
+        return {**state, **update}
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of ``names`` in a dict, as a tuple (one C call when there are several)."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    return lambda state: tuple(state[name] for name in names)
+
+
+# Per model class, made on first use; None for a class only model_json can write.
+_snapshots: dict[type[BaseModel], _Snapshots | None] = {}
+
+
+def _snapshots_of(kind: type[BaseModel]) -> _Snapshots | None:
+    if kind not in _snapshots:
+        plan = _plan(kind)
+        _snapshots[kind] = None if plan is None else _Snapshots(*plan)
+    return _snapshots[kind]
+
+
+def _plan(model_type: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...], Any] | None:
+    """The text fields, the time fields and the ``TypedDict`` of ``model_type``; None if model_json must write it.
+
+    None when a field may hold what model_json walks into (a container, a
+    nested model) or what the ``TypedDict`` would write otherwise than the
+    model (serializers, aliases, excluded fields, serialization settings).
+    """
+    decorators = model_type.__pydantic_decorators__
+    if (
+        decorators.field_serializers
+        or decorators.model_serializers
+        or any(key.startswith("ser_") or key in _SERIALIZING_CONFIG for key in model_type.model_config)
+    ):
+        return None
+    texts: list[str] = []
+    moments: list[str] = []
+    shape: dict[str, Any] = {}
+    for name, field in model_type.model_fields.items():
+        if field.alias or field.serialization_alias or field.exclude:
+            return None
+        kinds = _alternatives(field.annotation)
+        if kinds <= {str}:
+            texts.append(name)
+        elif kinds <= {datetime}:
+            moments.append(name)
+        elif not all(kind in (bool, int, float, Decimal) or _is_enum(kind) for kind in kinds):
+            return None
+        # model_json leaves an enum member as it is, and a str enum's member is the string it stands for.
+        declared = [str if _is_enum(kind) and issubclass(kind, str) else kind for kind in kinds]
+        if NoneType in get_args(field.annotation):
+            declared.append(NoneType)
+        shape[name] = functools.reduce(operator.or_, declared)
+    return tuple(texts), tuple(moments), TypedDict(f"{model_type.__name__}Snapshot", shape)  # type: ignore[operator]
+
+
+def _alternatives(annotation: Any) -> set[Any]:
+    """The types a field may hold, ``None`` left out (``str | None`` -> ``{str}``)."""
+    if get_origin(annotation) in (Union, UnionType):
+        return {kind for kind in get_args(annotation) if kind is not NoneType}
+    return {annotation}
+
+
+def _is_enum(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Enum)
