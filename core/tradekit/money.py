@@ -41,13 +41,6 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     not ``0.1000000000000000055...``), which is the value a human or a venue
     meant when they wrote it.
     """
-    kind = type(value)
-    if kind is Decimal:
-        return value  # type: ignore[return-value]  # narrowed by the exact type test
-    if kind is float:
-        if not isfinite(value):  # type: ignore[arg-type]  # narrowed by the exact type test
-            raise ValueError(f"not a finite number: {value!r}")
-        return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
