@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ import aiohttp
 import pytest
 from tradekit_binance import BinanceExchange, BinanceSettings
 from tradekit_binance.fake_server import FakeBinance
+from tradekit_ccxt.testing import bar_checks
+from tradekit_ccxt.testing.bar_checks import rest_bars, same_bars, wait_for
 from tradekit_ccxt.testing.cli import ExchangeCli, journal_counts, run_command
 from tradekit_ccxt.testing.exchanges import Connections
 
@@ -58,14 +59,6 @@ def streamed(streaming: FakeBinance) -> Iterator[Connections[BinanceExchange]]:
         yield make
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def followers(venue: FakeBinance, market: str, stream: str = KLINES) -> int:
     assert venue.stream is not None
     return venue.stream.followers((market, stream, False))
@@ -82,37 +75,17 @@ def open_ms(venue: FakeBinance, market: str, index: int) -> int:
 
 def advance_and_see(exchange: BinanceExchange, venue: FakeBinance, market: str = "spot") -> BarSeries:
     """Reveal one bar on the venue and wait until the exchange serves it."""
-    venue.advance(market)
-    expected = open_ms(venue, market, venue.markets()[market].revealed - 1)
-    latest: list[BarSeries] = []
 
-    def served() -> bool:
-        latest[:] = [exchange.fetch_bars(SYMBOLS[market], "1m", limit=30)]
-        return len(latest[0]) > 0 and int(latest[0].timestamps[-1]) // 10**6 == expected
+    def reveal() -> int:
+        venue.advance(market)
+        return open_ms(venue, market, venue.markets()[market].revealed - 1)
 
-    wait_for(served, "the revealed bar to arrive")
-    return latest[0]
+    return bar_checks.advance_and_see(exchange, SYMBOLS[market], reveal)
 
 
 def served_by(exchange: BinanceExchange, caplog: pytest.LogCaptureFixture, source: str, symbol: str = SPOT) -> None:
     """Ask for bars until the exchange logs that ``source`` serves them."""
-
-    def logged() -> bool:
-        exchange.fetch_bars(symbol, "1m", limit=30)
-        return f"bars {symbol} 1m by {source}" in caplog.text
-
-    wait_for(logged, f"bars by {source}")
-
-
-def rest(exchange: BinanceExchange, symbol: str = SPOT) -> BarSeries:
-    """The same 30 bars over REST."""
-    return exchange._series(symbol, "1m", exchange._polled_bars(symbol, "1m", None, 30))
-
-
-def same_bars(left: BarSeries, right: BarSeries) -> None:
-    assert left.timestamps.tolist() == right.timestamps.tolist()
-    for column in ("open", "high", "low", "close", "volume"):
-        assert getattr(left, column).tolist() == getattr(right, column).tolist(), column
+    bar_checks.served_by(exchange, caplog, symbol, source)
 
 
 @pytest.mark.parametrize("market", ["spot", "usdm"])
@@ -134,7 +107,7 @@ def test_closed_bars_arrive_by_websocket_match_the_rest_bars_and_the_forming_can
     # Five new bars by websocket. At most one REST request: when the test asks in the instant between a
     # closed candle and the next forming one, the book may backfill that one bar over REST.
     assert kline_requests(streaming) <= before + 1
-    same_bars(streamed_bars, rest(exchange, symbol))
+    same_bars(streamed_bars, rest_bars(exchange, symbol))
     assert f"bars {symbol} 1m by websocket" in caplog.text
     # The candle still forming (pushed after each closed one) never reaches the engine.
     forming = open_ms(streaming, market, streaming.markets()[market].revealed)
@@ -170,7 +143,7 @@ def test_a_dropped_stream_reconnects_resubscribes_and_the_missed_bars_are_backfi
     stream.refuse(False)
     wait_for(lambda: followers(streaming, "spot") > 0, "the resubscription")
     served = advance_and_see(exchange, streaming)
-    same_bars(served, rest(exchange))
+    same_bars(served, rest_bars(exchange, SPOT))
     subscriptions = [m for m in stream.received if m.get("method") == "SUBSCRIBE" and m.get("params") == [KLINES]]
     assert len(subscriptions) == 2 and stream.accepted >= 2
     assert "4 bars the websocket missed, backfilled over REST" in caplog.text
@@ -196,7 +169,7 @@ def test_with_the_stream_refused_the_connector_polls_rest_and_says_so(
     streaming.advance("spot")
     served = exchange.fetch_bars(SPOT, "1m", limit=30)
     assert kline_requests(streaming) == before + 1
-    same_bars(served, rest(exchange))
+    same_bars(served, rest_bars(exchange, SPOT))
     wait_for(lambda: stream.refused > 0, "a reconnection attempt")  # refused: still polling
     exchange.fetch_bars(SPOT, "1m", limit=30)
     assert kline_requests(streaming) == before + 3  # the two above and this one

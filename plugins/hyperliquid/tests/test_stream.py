@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tradekit_ccxt.testing import bar_checks
+from tradekit_ccxt.testing.bar_checks import rest_bars, same_bars, wait_for
 from tradekit_ccxt.testing.cli import ExchangeCli, journal_counts, run_command
 from tradekit_ccxt.testing.exchanges import Connections
 from tradekit_hyperliquid import HyperliquidExchange, HyperliquidSettings
@@ -45,46 +46,23 @@ def streamed(streaming: FakeHyperliquid) -> Iterator[Connections[HyperliquidExch
         yield make
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def candle_requests(venue: FakeHyperliquid) -> int:
     return len(venue.matching(lambda r: r.path == "/info" and r.params.get("type") == "candleSnapshot"))
 
 
 def advance_and_see(exchange: HyperliquidExchange, venue: FakeHyperliquid, limit: int = 30) -> BarSeries:
     """Reveal one bar on the venue and wait until the exchange serves it."""
-    venue.advance()
-    expected = venue.market.shift_ms + int(venue.market.bars[SYMBOL].timestamps[venue.market.revealed - 1]) // 10**6
-    latest: list[BarSeries] = []
 
-    def served() -> bool:
-        latest[:] = [exchange.fetch_bars(SYMBOL, "1m", limit=limit)]
-        return len(latest[0]) > 0 and int(latest[0].timestamps[-1]) // 10**6 == expected
+    def reveal() -> int:
+        venue.advance()
+        return venue.market.shift_ms + int(venue.market.bars[SYMBOL].timestamps[venue.market.revealed - 1]) // 10**6
 
-    wait_for(served, "the revealed bar to arrive")
-    return latest[0]
+    return bar_checks.advance_and_see(exchange, SYMBOL, reveal, limit)
 
 
 def served_by(exchange: HyperliquidExchange, caplog: pytest.LogCaptureFixture, source: str) -> None:
     """Ask for bars until the exchange logs that ``source`` serves them."""
-
-    def logged() -> bool:
-        exchange.fetch_bars(SYMBOL, "1m", limit=30)
-        return f"bars BTC/USDC:USDC 1m by {source}" in caplog.text
-
-    wait_for(logged, f"bars by {source}")
-
-
-def same_bars(left: BarSeries, right: BarSeries) -> None:
-    assert left.timestamps.tolist() == right.timestamps.tolist()
-    for column in ("open", "high", "low", "close", "volume"):
-        assert getattr(left, column).tolist() == getattr(right, column).tolist(), column
+    bar_checks.served_by(exchange, caplog, SYMBOL, source)
 
 
 def test_bars_arrive_by_websocket_and_match_the_rest_bars(
@@ -101,7 +79,7 @@ def test_bars_arrive_by_websocket_and_match_the_rest_bars(
     # Five new bars by websocket. At most one REST request: when the test asks in the instant between a
     # closed candle and the next forming one, the book may backfill that one bar over REST (about 1 run in 15).
     assert candle_requests(streaming) <= before + 1
-    same_bars(streamed_bars, _rest(exchange))
+    same_bars(streamed_bars, rest_bars(exchange, SYMBOL))
     assert "bars BTC/USDC:USDC 1m by websocket" in caplog.text
     # The candle still forming (pushed after each closed one) never reaches the engine.
     forming = (
@@ -109,11 +87,6 @@ def test_bars_arrive_by_websocket_and_match_the_rest_bars(
     )
     assert forming not in (streamed_bars.timestamps // 10**6).tolist()
     wait_for(lambda: exchange.latest_price(SYMBOL) == streaming.market.prices[SYMBOL], "the streamed price")
-
-
-def _rest(exchange: HyperliquidExchange) -> BarSeries:
-    """The same 30 bars over REST."""
-    return exchange._series(SYMBOL, "1m", exchange._polled_bars(SYMBOL, "1m", None, 30))
 
 
 def test_a_dropped_stream_reconnects_resubscribes_and_the_missed_bars_are_backfilled(
@@ -134,7 +107,7 @@ def test_a_dropped_stream_reconnects_resubscribes_and_the_missed_bars_are_backfi
     stream.refuse(False)
     wait_for(lambda: stream.followers(CANDLES) > 0, "the resubscription")
     served = advance_and_see(exchange, streaming)
-    same_bars(served, _rest(exchange))
+    same_bars(served, rest_bars(exchange, SYMBOL))
     subscriptions = [m for m in stream.received if (m.get("subscription") or {}).get("type") == "candle"]
     assert len(subscriptions) == 2 and stream.accepted >= 2
     assert "4 bars the websocket missed, backfilled over REST" in caplog.text
@@ -160,7 +133,7 @@ def test_with_the_stream_down_the_connector_polls_rest_and_says_so(
     streaming.advance()
     served = exchange.fetch_bars(SYMBOL, "1m", limit=30)
     assert candle_requests(streaming) == before + 1
-    same_bars(served, _rest(exchange))
+    same_bars(served, rest_bars(exchange, SYMBOL))
     wait_for(lambda: stream.refused > 0, "a reconnection attempt")  # refused: still polling
     exchange.fetch_bars(SYMBOL, "1m", limit=30)
     assert candle_requests(streaming) == before + 3  # the two above and this one
