@@ -59,11 +59,37 @@ def price_scale(values: FloatArray, max_decimals: int = 8) -> int:
     the data itself, so sums over it can be done exactly in integers.
     """
     sample = values[np.isfinite(values)]
+    witness: FloatArray | None = None
     for decimals in range(max_decimals + 1):
-        scaled = sample * 10**decimals
-        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return int(10**decimals)
+        factor = 10**decimals
+        # A value that was not whole at the last scale is seldom whole at this one: trying it
+        # first refuses most scales without a pass over the whole series.
+        if witness is not None and _first_not_whole(witness, factor) is not None:
+            continue
+        failed = _first_not_whole(sample, factor)
+        if failed is None:
+            return int(factor)
+        witness = sample[failed : failed + 1]
     return int(10**max_decimals)
+
+
+#: Values tested at a time by :func:`_first_not_whole`: its temporaries stay in the CPU cache, and
+#: a scale that fails is usually refused in the first block.
+_SCALE_BLOCK = 16_384
+
+
+def _first_not_whole(values: FloatArray, factor: int) -> int | None:
+    """The index of the first value that ``factor`` does not turn into a whole number, or None.
+
+    Each value is tested on its own (to within ``1e-9`` relative), so testing
+    block by block decides exactly what testing the whole array at once would.
+    """
+    for start in range(0, len(values), _SCALE_BLOCK):
+        scaled = values[start : start + _SCALE_BLOCK] * factor
+        whole = np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))
+        if not whole.all():
+            return start + int(np.argmin(whole))
+    return None
 
 
 def moving_sums(values: FloatArray, length: int, scale: int) -> NDArray[np.int64]:
@@ -73,10 +99,21 @@ def moving_sums(values: FloatArray, length: int, scale: int) -> NDArray[np.int64
     same sum to the last unit, and comparing averages never depends on the
     order of float additions.
     """
-    units = np.rint(values * scale).astype(np.int64)
-    cumulative = np.concatenate(([0], np.cumsum(units)))
-    out = np.zeros(len(values), dtype=np.int64)
-    if len(values) >= length:
+    return _window_sums(_cumulative_units(values, scale), length)
+
+
+def _cumulative_units(values: FloatArray, scale: int) -> NDArray[np.int64]:
+    """``[0, u0, u0 + u1, ...]``: running sums of the values in integer units of ``1/scale``."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.rint(values * scale).astype(np.int64), out=cumulative[1:])
+    return cumulative
+
+
+def _window_sums(cumulative: NDArray[np.int64], length: int) -> NDArray[np.int64]:
+    """The sums of ``length`` units ending at each value, from :func:`_cumulative_units`; 0 before."""
+    n = len(cumulative) - 1
+    out = np.zeros(n, dtype=np.int64)
+    if n >= length:
         out[length - 1 :] = cumulative[length:] - cumulative[:-length]
     return out
 
@@ -98,13 +135,15 @@ def exact_sma_crossings(
     if n < slow + 1:
         return up, down
     scale = scale if scale is not None else price_scale(close)
-    left = moving_sums(close, fast, scale) * slow
-    right = moving_sums(close, slow, scale) * fast
+    # Both sums come from one pass of running sums; only bars from ``slow - 1`` on (where the slow
+    # average is defined) can take part in a cross, so only those are compared.
+    cumulative = _cumulative_units(close, scale)
+    left = _window_sums(cumulative, fast)[slow - 1 :] * slow
+    right = _window_sums(cumulative, slow)[slow - 1 :] * fast
     above = left > right
     below = left < right
-    defined = np.arange(n) >= slow - 1
-    up[1:] = defined[:-1] & above[1:] & ~above[:-1]
-    down[1:] = defined[:-1] & below[1:] & ~below[:-1]
+    up[slow:] = above[1:] & ~above[:-1]
+    down[slow:] = below[1:] & ~below[:-1]
     return up, down
 
 

@@ -273,3 +273,23 @@ def test_strict_mode_comes_from_the_argument_or_the_environment(monkeypatch: pyt
     assert Registry(strict=False).strict is False
     monkeypatch.setenv("TRADEKIT_STRICT_PLUGINS", "no")
     assert Registry().strict is False
+
+
+def test_one_walk_over_the_distributions_lists_what_asking_group_by_group_does() -> None:
+    # The real environment (the development install's plugins): the registry reads every group
+    # from one call to entry_points(); asking for each group on its own must find the same.
+    from importlib import metadata
+
+    from tradekit.registry import GROUPS
+
+    for kind, group in GROUPS.items():
+        expected: set[PluginEntry] = set()
+        for ep in metadata.entry_points(group=group):
+            assert ep.dist is not None
+            name = ep.dist.metadata["Name"] or ep.dist.name
+            expected.add(PluginEntry(kind, ep.name, ep.value, name, ep.dist.version))
+        listed = Registry().entries(kind)
+        assert {(e.name, e.value, e.distribution, e.version) for e in listed} == {
+            (e.name, e.value, e.distribution, e.version) for e in expected
+        }
+        assert listed == sorted(listed, key=lambda e: (e.name, e.distribution))

@@ -164,6 +164,42 @@ def test_vectorised_drawdown_matches_a_plain_loop(equity: list[float]) -> None:
     assert duration == longest
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=80),  # few levels: many ties
+    st.lists(st.integers(min_value=-5, max_value=5), max_size=30),
+)
+def test_drawdown_time_and_trade_ratios_of_the_stats_match_plain_loops(levels: list[int], pnls: list[int]) -> None:
+    equity = [float(level) for level in levels]
+    times = START_NS + np.cumsum(np.arange(len(equity)) % 3) * HOUR_NS  # uneven spacing
+    stats = stats_for(equity, timestamps=times, trades=[closed_trade(str(p)) for p in pnls])
+
+    peak, peak_index, longest, underwater = equity[0], 0, 0, False
+    for i, value in enumerate(equity):
+        if value >= peak:
+            if underwater:
+                longest = max(longest, int(times[i] - times[peak_index]))
+            peak, peak_index, underwater = value, i, False
+        else:
+            underwater = True
+    if underwater:
+        longest = max(longest, int(times[-1] - times[peak_index]))
+    assert stats.max_drawdown_duration == timedelta(microseconds=longest // 1000)
+
+    profit = sum(p for p in pnls if p > 0)
+    loss = -sum(p for p in pnls if p < 0)
+    if not pnls:
+        assert math.isnan(stats.profit_factor) and math.isnan(stats.win_rate_pct)
+        return
+    if loss:
+        assert stats.profit_factor == profit / loss
+    elif profit:
+        assert stats.profit_factor == math.inf
+    else:
+        assert math.isnan(stats.profit_factor)  # every closed trade broke even
+    assert stats.win_rate_pct == sum(1 for p in pnls if p > 0) / len(pnls) * 100.0
+
+
 def test_zero_trades_leave_trade_ratios_undefined_not_crashing() -> None:
     stats = stats_for(EQUITY_10)
     assert stats.trades == 0

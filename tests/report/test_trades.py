@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import decimal
 import itertools
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tradekit.domain import Fill, Instrument, Ledger, Side
 from tradekit.money import MONEY_CONTEXT
-from tradekit.report import read_trades_csv, trades_from_fills, write_trades_csv
+from tradekit.report import Trade, read_trades_csv, trades_from_executions, trades_from_fills, write_trades_csv
+from tradekit.report.trades import TRADE_COLUMNS, Execution
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 _ids = itertools.count()
@@ -233,3 +235,140 @@ def test_reading_a_file_that_is_not_a_trades_file_names_the_missing_columns(tmp_
     path.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"columns .*entry_price.* are missing"):
         read_trades_csv(path)
+
+
+# --- the rebuilding against a plain reference --------------------------------------------------------
+
+
+class _ReferenceTrade:
+    """Average-price accounting of one trade, written out plainly (what the rebuilding must equal)."""
+
+    def __init__(self, symbol: str, sign: int, entry_time: datetime) -> None:
+        self.symbol, self.sign, self.entry_time = symbol, sign, entry_time
+        self.position = self.average = self.entry_quantity = self.entry_notional = Decimal(0)
+        self.exit_quantity = self.exit_notional = self.realised = self.fees = self.largest = Decimal(0)
+        self.entry_fills = self.exit_fills = 0
+
+    def add(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
+        held = abs(self.position)
+        self.average = price if not held else (self.average * held + price * quantity) / (held + quantity)
+        self.position += self.sign * quantity
+        self.entry_quantity += quantity
+        self.entry_notional += price * quantity
+        self.fees += fee
+        self.largest = max(self.largest, abs(self.position))
+        self.entry_fills += 1
+
+    def reduce(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
+        self.realised += (price - self.average) * quantity * self.sign
+        self.position -= self.sign * quantity
+        self.exit_quantity += quantity
+        self.exit_notional += price * quantity
+        self.fees += fee
+        self.exit_fills += 1
+
+    def finish(self, exit_time: datetime | None) -> Trade:
+        entry_price = self.entry_notional / self.entry_quantity
+        gross = (self.exit_notional - self.entry_notional) * self.sign if exit_time else self.realised
+        pnl = gross - self.fees
+        return Trade(
+            symbol=self.symbol,
+            direction="long" if self.sign > 0 else "short",
+            entry_time=self.entry_time,
+            exit_time=exit_time,
+            entry_price=entry_price,
+            exit_price=self.exit_notional / self.exit_quantity if self.exit_quantity else None,
+            quantity=self.largest,
+            pnl=pnl,
+            fees=self.fees,
+            return_pct=float(pnl / (entry_price * self.largest)) * 100.0,
+            entry_fills=self.entry_fills,
+            exit_fills=self.exit_fills,
+        )
+
+
+def reference_trades(executions: list[Execution]) -> list[Trade]:
+    """One pass over every fill in time order, one open trade per symbol in a dictionary."""
+    open_trades: dict[str, _ReferenceTrade] = {}
+    done: list[Trade] = []
+    with decimal.localcontext(MONEY_CONTEXT):
+        for symbol, is_buy, quantity, price, fee, timestamp in sorted(executions, key=lambda e: e[5]):
+            sign = 1 if is_buy else -1
+            current = open_trades.get(symbol)
+            if current is None or current.sign == sign:
+                if current is None:
+                    current = open_trades[symbol] = _ReferenceTrade(symbol, sign, timestamp)
+                current.add(quantity, price, fee)
+                continue
+            closing = min(quantity, abs(current.position))
+            closing_fee = fee if closing == quantity else fee * closing / quantity
+            current.reduce(closing, price, closing_fee)
+            if current.position == 0:
+                done.append(current.finish(timestamp))
+                del open_trades[symbol]
+                if quantity - closing > 0:
+                    flipped = open_trades[symbol] = _ReferenceTrade(symbol, sign, timestamp)
+                    flipped.add(quantity - closing, price, fee - closing_fee)
+        done.extend(still_open.finish(None) for still_open in open_trades.values())
+    return sorted(done, key=lambda trade: trade.entry_time)
+
+
+def exactly(trade: Trade) -> list[tuple[str, type, str]]:
+    """Every field with its type and its exact text: ``Decimal("1.0")`` and ``Decimal("1.00")`` differ here."""
+    return [(name, type(value), repr(value)) for name, value in vars(trade).items()]
+
+
+# Amounts written with different exponents ("2", "2.00", "2E+1"), since the rebuilt trades must keep
+# the digits and the exponent of every Decimal, not only its value.
+_amounts = st.builds(
+    lambda units, exponent, padding: (
+        Decimal(units).scaleb(exponent)
+        if padding is None
+        else Decimal(units).scaleb(exponent).quantize(Decimal(1).scaleb(exponent - padding))
+    ),
+    st.integers(min_value=1, max_value=5_000),
+    st.integers(min_value=-4, max_value=1),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
+)
+_executions = st.lists(
+    st.tuples(
+        st.sampled_from(["BTC/USDT", "ETH/USDT", "SOL/USDT"]),
+        st.booleans(),
+        # Often the same few sizes, so positions also close exactly and flip by whole amounts.
+        st.one_of(st.sampled_from([Decimal(1), Decimal("1.00"), Decimal(2), Decimal("0.5")]), _amounts),
+        _amounts,
+        st.one_of(st.just(Decimal("0E-12")), st.just(Decimal(0)), _amounts),
+        st.integers(min_value=0, max_value=40),  # few minutes for many fills: equal times happen
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_executions)
+# Back to the largest size with another exponent: the largest keeps the first one reached (as max does).
+@example(
+    [
+        ("BTC/USDT", True, Decimal(1), Decimal(10), Decimal(0), 0),
+        ("BTC/USDT", False, Decimal("0.5"), Decimal(11), Decimal(0), 1),
+        ("BTC/USDT", True, Decimal("0.50"), Decimal(12), Decimal(0), 2),
+        ("BTC/USDT", False, Decimal("1.000"), Decimal(13), Decimal("0.1"), 3),
+    ]
+)
+def test_rebuilt_trades_equal_a_plain_reference_to_every_digit_exponent_and_order(
+    drawn: list[tuple[str, bool, Decimal, Decimal, Decimal, int]],
+) -> None:
+    executions = [(s, buy, q, p, fee, T0 + timedelta(minutes=m)) for s, buy, q, p, fee, m in drawn]
+    expected = reference_trades(executions)
+    got = trades_from_executions(iter(executions))
+    assert [exactly(trade) for trade in got] == [exactly(trade) for trade in expected]
+    assert got == expected
+
+
+def test_a_rebuilt_trade_is_the_frozen_dataclass_its_constructor_makes() -> None:
+    [got] = trades_from_executions([("BTC/USDT", True, Decimal("1.50"), Decimal("100.0"), Decimal("0.01"), T0)])
+    assert type(got) is Trade
+    assert list(vars(got)) == list(TRADE_COLUMNS)
+    assert exactly(got) == exactly(Trade(**vars(got)))
+    with pytest.raises(FrozenInstanceError):
+        got.pnl = Decimal(0)  # type: ignore[misc]

@@ -56,7 +56,12 @@ def periods_per_year(timestamps: IntArray) -> float:
     ts = np.asarray(timestamps, dtype=np.int64)
     if len(ts) < 2:
         raise ValueError(f"cannot infer the bar spacing from {len(ts)} timestamp(s); give periods_per_year explicitly")
-    spacing = float(np.median(np.diff(ts)))
+    return _periods_per_year_from_steps(np.diff(ts))
+
+
+def _periods_per_year_from_steps(steps: IntArray) -> float:
+    """:func:`periods_per_year` from the differences of at least two timestamps."""
+    spacing = float(np.median(steps))
     if spacing <= 0:
         raise ValueError(f"timestamps must increase to infer the bar spacing, median spacing was {spacing} ns")
     return NS_PER_TRADING_YEAR / spacing
@@ -75,16 +80,22 @@ def _check_equity(equity: FloatArray) -> FloatArray:
     return eq
 
 
-def _underwater_spans(equity: FloatArray) -> tuple[IntArray, IntArray]:
-    """Start (peak) and end (recovery, or last bar) indices of every stretch below a peak."""
+def _underwater_spans(equity: FloatArray, peak: FloatArray) -> tuple[IntArray, IntArray]:
+    """Start (peak) and end (recovery, or last bar) indices of every stretch below a peak.
+
+    ``peak`` is the running peak, ``np.maximum.accumulate(equity)``: the caller
+    needs it too, and it is one of the longer passes over a long curve.
+    """
     n = len(equity)
-    at_peak = equity >= np.maximum.accumulate(equity)
-    last_peak = np.maximum.accumulate(np.where(at_peak, np.arange(n), 0))
+    at_peak = equity >= peak
+    peaks = np.flatnonzero(at_peak)  # never empty: the first bar is its own peak
     recoveries = np.flatnonzero(at_peak[1:] & ~at_peak[:-1]) + 1
-    starts = last_peak[recoveries - 1]
+    # Each stretch starts at the last peak before its recovery: a search among the peaks rather
+    # than a running maximum over every bar.
+    starts = peaks[np.searchsorted(peaks, recoveries - 1, side="right") - 1]
     ends = recoveries
     if not at_peak[-1]:
-        starts = np.append(starts, last_peak[-1])
+        starts = np.append(starts, peaks[-1])
         ends = np.append(ends, n - 1)
     return starts.astype(np.int64), ends.astype(np.int64)
 
@@ -99,8 +110,9 @@ def drawdown(equity: FloatArray) -> tuple[FloatArray, float, int]:
     and start positive (``ValueError`` otherwise).
     """
     eq = _check_equity(equity)
-    series = eq / np.maximum.accumulate(eq) - 1.0
-    starts, ends = _underwater_spans(eq)
+    peak = np.maximum.accumulate(eq)
+    series = eq / peak - 1.0
+    starts, ends = _underwater_spans(eq, peak)
     duration = int((ends - starts).max()) if len(starts) else 0
     return series, float(series.min()), duration
 
@@ -306,13 +318,16 @@ def _trade_stats(trades: Sequence[Trade]) -> tuple[float, float]:
     pnls = [float(trade.pnl) for trade in trades if trade.exit_time is not None]
     if not pnls:
         return math.nan, math.nan
-    gross_profit = sum(p for p in pnls if p > 0)
-    gross_loss = -sum(p for p in pnls if p < 0)
+    profits = [p for p in pnls if p > 0]
+    # Summed in trade order by the built-in sum, as ever: another order (numpy's pairwise sum)
+    # could change the last bits of the profit factor.
+    gross_profit = sum(profits)
+    gross_loss = -sum([p for p in pnls if p < 0])
     if gross_loss > 0:
         profit_factor = gross_profit / gross_loss
     else:
         profit_factor = math.inf if gross_profit > 0 else math.nan
-    win_rate = sum(1 for p in pnls if p > 0) / len(pnls) * 100.0
+    win_rate = len(profits) / len(pnls) * 100.0
     return profit_factor, win_rate
 
 
@@ -345,12 +360,13 @@ def compute_stats(
     for name, length in lengths.items():
         if length != n:
             raise ValueError(f"{name} has {length} values but the equity curve has {n}; they must match")
-    if n > 1 and bool((np.diff(ts) < 0).any()):
-        bad = int(np.flatnonzero(np.diff(ts) < 0)[0]) + 1
+    steps = np.diff(ts)
+    if n > 1 and bool((steps < 0).any()):
+        bad = int(np.flatnonzero(steps < 0)[0]) + 1
         raise ValueError(f"timestamps must not go backwards; bar {bad} is earlier than bar {bad - 1}")
 
     if periods_per_year is None:
-        ppy = _infer_periods_per_year(ts) if n >= 2 else math.nan
+        ppy = _periods_per_year_from_steps(steps) if n >= 2 else math.nan
     elif periods_per_year > 0:
         ppy = float(periods_per_year)
     else:
@@ -362,9 +378,10 @@ def compute_stats(
         returns = eq[1:] / eq[:-1] - 1.0
     sharpe, sortino = _sharpe_sortino(returns, ppy)
 
-    series = eq / np.maximum.accumulate(eq) - 1.0
+    peak = np.maximum.accumulate(eq)
+    series = eq / peak - 1.0
     max_drawdown_pct = float(series.min()) * 100.0
-    starts, ends = _underwater_spans(eq)
+    starts, ends = _underwater_spans(eq, peak)
     longest_ns = int((ts[ends] - ts[starts]).max()) if len(starts) else 0
 
     cagr_pct = _cagr_pct(start_equity, end_equity, float(ts[-1] - ts[0]) / NS_PER_CALENDAR_YEAR)
@@ -393,7 +410,3 @@ def compute_stats(
         fees_paid=fees_paid,
         buy_and_hold_return_pct=buy_and_hold,
     )
-
-
-# compute_stats takes an argument named periods_per_year; this alias lets it reach the function.
-_infer_periods_per_year = periods_per_year

@@ -19,9 +19,9 @@ import csv
 import decimal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from tradekit.domain.orders import Fill, Side
@@ -73,73 +73,6 @@ class Trade:
         return self.exit_time is None
 
 
-@dataclass
-class _OpenTrade:
-    """A trade being built: what is held and what has happened so far."""
-
-    symbol: str
-    sign: int
-    entry_time: datetime
-    position: Decimal = ZERO
-    average_price: Decimal = ZERO
-    entry_quantity: Decimal = ZERO
-    entry_notional: Decimal = ZERO
-    exit_quantity: Decimal = ZERO
-    exit_notional: Decimal = ZERO
-    realised: Decimal = ZERO
-    fees: Decimal = ZERO
-    largest: Decimal = ZERO
-    entry_fills: int = 0
-    exit_fills: int = 0
-
-    def add(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
-        """Open or add to the position (``quantity`` unsigned)."""
-        held = abs(self.position)
-        # Opening: the average is the price, which the division would give back.
-        self.average_price = price if not held else (self.average_price * held + price * quantity) / (held + quantity)
-        self.position += self.sign * quantity
-        self.entry_quantity += quantity
-        self.entry_notional += price * quantity
-        self.fees += fee
-        self.largest = max(self.largest, abs(self.position))
-        self.entry_fills += 1
-
-    def reduce(self, quantity: Decimal, price: Decimal, fee: Decimal) -> None:
-        """Reduce the position by ``quantity`` (unsigned, at most what is held)."""
-        self.realised += (price - self.average_price) * quantity * self.sign
-        self.position -= self.sign * quantity
-        self.exit_quantity += quantity
-        self.exit_notional += price * quantity
-        self.fees += fee
-        self.exit_fills += 1
-
-    def finish(self, exit_time: datetime | None) -> Trade:
-        """The :class:`Trade` as it stands; closed when ``exit_time`` is given."""
-        entry_price = self.entry_notional / self.entry_quantity
-        if exit_time is not None:
-            # Flat again: the profit is the cash that came back minus the cash
-            # that went in, with no division, so it is exact to the last digit.
-            gross = (self.exit_notional - self.entry_notional) * self.sign
-        else:
-            gross = self.realised
-        pnl = gross - self.fees
-        exit_price = self.exit_notional / self.exit_quantity if self.exit_quantity else None
-        return Trade(
-            symbol=self.symbol,
-            direction=LONG if self.sign > 0 else SHORT,
-            entry_time=self.entry_time,
-            exit_time=exit_time,
-            entry_price=entry_price,
-            exit_price=exit_price,
-            quantity=self.largest,
-            pnl=pnl,
-            fees=self.fees,
-            return_pct=float(pnl / (entry_price * self.largest)) * 100.0,
-            entry_fills=self.entry_fills,
-            exit_fills=self.exit_fills,
-        )
-
-
 #: One execution as :func:`trades_from_executions` reads it: (symbol, True for a buy, quantity, price,
 #: fee, timestamp), quantity and price positive.
 Execution = tuple[str, bool, Decimal, Decimal, Decimal, datetime]
@@ -167,36 +100,171 @@ def trades_from_executions(executions: Iterable[Execution]) -> list[Trade]:
     building tens of thousands of ``Fill`` models only to read six fields.
     """
     ordered = sorted(executions, key=_timestamp)
-    open_trades: dict[str, _OpenTrade] = {}
-    done: list[Trade] = []
+    symbols = {execution[0] for execution in ordered}
     with decimal.localcontext(MONEY_CONTEXT):
-        for symbol, is_buy, quantity, price, fee, timestamp in ordered:
-            sign = 1 if is_buy else -1
-            current = open_trades.get(symbol)
-            if current is None:
-                current = open_trades[symbol] = _OpenTrade(symbol, sign, timestamp)
-                current.add(quantity, price, fee)
-            elif current.sign == sign:
-                current.add(quantity, price, fee)
-            else:
-                held = abs(current.position)
-                closing = min(quantity, held)
-                # Split the fee by quantity; the remainder by subtraction so the
-                # two parts always sum to the fill's fee exactly.
-                closing_fee = fee if closing == quantity else fee * closing / quantity
-                current.reduce(closing, price, closing_fee)
-                if current.position == 0:
-                    done.append(current.finish(timestamp))
-                    del open_trades[symbol]
-                    opening = quantity - closing
-                    if opening > 0:
-                        flipped = open_trades[symbol] = _OpenTrade(symbol, sign, timestamp)
-                        flipped.add(opening, price, fee - closing_fee)
-        done.extend(still_open.finish(None) for still_open in open_trades.values())
-    return sorted(done, key=lambda trade: trade.entry_time)
+        if len(symbols) <= 1:
+            done = _symbol_trades(enumerate(ordered))[0]
+        else:
+            done = _merge_symbols(ordered)
+    return sorted(done, key=_entry_time)
 
 
+def _merge_symbols(ordered: list[Execution]) -> list[Trade]:
+    """Each symbol's trades, in the order one pass over all the fills would close them.
+
+    Closed trades come in the order of the fills that closed them, then the
+    trades still open in the order of the fills that opened them, so trades
+    with equal entry times keep one order whatever the symbols are called.
+    """
+    by_symbol: dict[str, list[tuple[int, Execution]]] = {}
+    for index, execution in enumerate(ordered):
+        by_symbol.setdefault(execution[0], []).append((index, execution))
+    trades: list[Trade] = []
+    keys: list[int] = []
+    for rows in by_symbol.values():
+        symbol_trades, closed_at, opened_at = _symbol_trades(rows)
+        trades.extend(symbol_trades)
+        keys.extend(closed_at)
+        if opened_at is not None:
+            keys.append(len(ordered) + opened_at)  # after every closed trade
+    return [trades[k] for k in sorted(range(len(trades)), key=keys.__getitem__)]
+
+
+def _symbol_trades(rows: Iterable[tuple[int, Execution]]) -> tuple[list[Trade], list[int], int | None]:
+    """The trades of one symbol's fills (in time order, each with its index among all fills).
+
+    Returns the trades in the order they closed, the trade still open after
+    the last fill (if any) last; the index of the fill that closed each closed
+    trade; and the index of the fill that opened the open trade (``None`` when
+    flat). Runs in the caller's money context. (Indices go in a list of their
+    own rather than in a tuple per trade: a tuple per trade is one more object
+    for the garbage collector to count and walk.)
+
+    The state of the trade being built is in local variables rather than an
+    object: this loop runs once per fill of a backtest, and attribute access
+    was most of its cost. Each line is the same ``Decimal`` operation, in the
+    same order, as average-price accounting written out step by step, so every
+    digit and exponent of the results is the same too (a property test holds
+    the trades equal to such a plain version, field by field).
+    """
+    trades: list[Trade] = []
+    closed_at: list[int] = []
+    is_open = False
+    symbol = ""
+    sign = _ONE
+    opened_at = 0
+    entry_time = _EPOCH
+    position = average_price = entry_quantity = entry_notional = ZERO
+    exit_quantity = exit_notional = realised = fees = largest = ZERO
+    entry_fills = exit_fills = 0
+    for index, (symbol, is_buy, quantity, price, fee, timestamp) in rows:
+        fill_sign = _ONE if is_buy else _MINUS_ONE
+        if is_open and fill_sign is not sign:
+            # Reduce (or close) the position; what is left of the fill past flat opens the next trade.
+            held = abs(position)
+            closing = held if held < quantity else quantity  # min(quantity, held), without the call
+            # Split the fee by quantity; the remainder by subtraction so the
+            # two parts always sum to the fill's fee exactly.
+            closing_fee = fee if closing == quantity else fee * closing / quantity
+            realised += (price - average_price) * closing * sign
+            position -= sign * closing
+            exit_quantity += closing
+            exit_notional += price * closing
+            fees += closing_fee
+            exit_fills += 1
+            if position:
+                continue
+            # Flat again: the profit is the cash that came back minus the cash
+            # that went in, with no division, so it is exact to the last digit.
+            pnl = (exit_notional - entry_notional) * sign - fees
+            sides = (entry_quantity, entry_notional, entry_fills, exit_quantity, exit_notional, exit_fills)
+            trades.append(_trade(symbol, sign, entry_time, timestamp, sides, largest, pnl, fees))
+            closed_at.append(index)
+            is_open = False
+            quantity = quantity - closing
+            if not quantity > ZERO:
+                continue
+            fee = fee - closing_fee
+        if not is_open:
+            is_open = True
+            sign = fill_sign
+            entry_time = timestamp
+            opened_at = index
+            position = average_price = entry_quantity = entry_notional = ZERO
+            exit_quantity = exit_notional = realised = fees = largest = ZERO
+            entry_fills = exit_fills = 0
+        # Open or add to the position.
+        held = abs(position)
+        # Opening: the average is the price, which the division would give back.
+        average_price = price if not held else (average_price * held + price * quantity) / (held + quantity)
+        position += sign * quantity
+        entry_quantity += quantity
+        entry_notional += price * quantity
+        fees += fee
+        size = abs(position)
+        if size > largest:  # max(largest, size), without the call
+            largest = size
+        entry_fills += 1
+    if not is_open:
+        return trades, closed_at, None
+    # Still open: only the profit booked on partial exits counts, never the unrealised part.
+    pnl = realised - fees
+    sides = (entry_quantity, entry_notional, entry_fills, exit_quantity, exit_notional, exit_fills)
+    trades.append(_trade(symbol, sign, entry_time, None, sides, largest, pnl, fees))
+    return trades, closed_at, opened_at
+
+
+def _trade(
+    symbol: str,
+    sign: Decimal,
+    entry_time: datetime,
+    exit_time: datetime | None,
+    sides: tuple[Decimal, Decimal, int, Decimal, Decimal, int],
+    quantity: Decimal,
+    pnl: Decimal,
+    fees: Decimal,
+) -> Trade:
+    """The :class:`Trade` of a round trip, made without the frozen dataclass's ``__init__``.
+
+    ``sides`` is (quantity, notional, fills) of its entries, then of its exits.
+    A frozen dataclass sets each field through ``object.__setattr__``; filling
+    the instance dictionary at once costs less than half as much, and a
+    backtest makes one trade per round trip. ``Trade`` has no defaults and no
+    ``__post_init__``, so the result is the same object (a test holds the two
+    equal, field by field).
+    """
+    entry_quantity, entry_notional, entry_fills, exit_quantity, exit_notional, exit_fills = sides
+    entry_price = entry_notional / entry_quantity
+    trade = _new(Trade)
+    _set(
+        trade,
+        "__dict__",
+        {
+            "symbol": symbol,
+            "direction": LONG if sign is _ONE else SHORT,
+            "entry_time": entry_time,
+            "exit_time": exit_time,
+            "entry_price": entry_price,
+            "exit_price": exit_notional / exit_quantity if exit_quantity else None,
+            "quantity": quantity,
+            "pnl": pnl,
+            "fees": fees,
+            "return_pct": float(pnl / (entry_price * quantity)) * 100.0,
+            "entry_fills": entry_fills,
+            "exit_fills": exit_fills,
+        },
+    )
+    return trade
+
+
+# Signs as Decimals: multiplying by an int converts it first, the same value at a higher cost.
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
+_new = object.__new__
+_set = object.__setattr__
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _timestamp = itemgetter(5)
+_entry_time = attrgetter("entry_time")
 
 
 TRADE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Trade))
