@@ -30,6 +30,7 @@ from tradekit.domain.orders import (
 )
 from tradekit.domain.portfolio import Position
 from tradekit.domain.run import RunInfo, RunMode
+from tradekit.engine import recording
 from tradekit.engine.backtest import run_backtest
 from tradekit.engine.brokers import SimulatedBroker
 from tradekit.engine.core import Engine
@@ -38,7 +39,6 @@ from tradekit.errors import UserError
 from tradekit.hooks import HookFacade, new_plugin_manager
 from tradekit.journal import Journal
 from tradekit.journal.codec import model_json
-from tradekit.journal.snapshots import encode_orders
 from tradekit.journal.writer import BackgroundWriter
 from tradekit.plugin import Strategy, StrategyContext
 from tradekit.secrets import register_secret
@@ -346,25 +346,76 @@ def test_texts_holding_a_nul_character_are_journaled_whole(journals: Any) -> Non
         assert journal.orders(RUN_ID) == []  # a fresh pair holds nothing: the rows above are the recorder's
 
 
-def test_an_order_snapshot_is_the_text_model_json_writes() -> None:
+def test_an_order_snapshot_is_the_text_model_json_writes(tmp_path: Path) -> None:
+    """In a batch written in one call, or order by order: a secret, times not in UTC, escapes, a NUL."""
     register_secret(SECRET)
     moment = datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC)
     plain = Order(client_order_id="a", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET, quantity=D("1.50"))
-    secret = plain.model_copy(update={"tag": f"x{SECRET}", "created_at": moment})
-    elsewhere = plain.model_copy(update={"updated_at": moment.astimezone(timezone(timedelta(hours=3)))})
-    naive = plain.model_copy(update={"created_at": moment.replace(tzinfo=None), "reason": 'say "no"\n\x00'})
-    for orders in ([plain, plain], [plain, secret, elsewhere, naive, plain]):
-        expected = "[" + ",".join(model_json(order) for order in orders) + "]"
-        assert encode_orders(orders) == expected.encode()
+    secret = plain.model_copy(update={"client_order_id": "b", "tag": f"x{SECRET}", "created_at": moment})
+    elsewhere = plain.model_copy(
+        update={"client_order_id": "c", "updated_at": moment.astimezone(timezone(timedelta(hours=3)))}
+    )
+    quoted = plain.model_copy(update={"client_order_id": "d", "reason": 'say "no"\n\t\x1f é', "post_only": True})
+    naive = plain.model_copy(update={"client_order_id": "e", "created_at": moment.replace(tzinfo=None)})
+    nul = plain.model_copy(update={"client_order_id": "f", "reason": "\x00"})
+    batches = ([plain], [plain, secret], [plain, elsewhere, quoted], [quoted, naive, secret], [plain, secret, nul])
+    for number, orders in enumerate(batches):
+        path = tmp_path / f"{number}.sqlite"
+        run = RunInfo(run_id=RUN_ID, mode=RunMode.BACKTEST, exchange="paper", strategies=(), symbols=(SYMBOL,))
+        with Journal(path, durable=False) as journal:
+            journal.start_run(run, config={})
+            recorder = DeferredRecorder(journal, RUN_ID)
+            for order in orders:
+                recorder.order(order)
+            recorder.flush()
+        written = [row[9] for row in table_rows(path)["orders"]]
+        assert written == [model_json(order) for order in orders], orders
+
+
+def test_a_secret_written_escaped_in_json_is_redacted_from_every_text(journals: Any) -> None:
+    """A secret holding a quote or a backslash is not found verbatim in a batch's JSON: still redacted."""
+    secret = 'to"k\\en'
+    register_secret(secret)
+    order = Order(
+        client_order_id=f"id-{secret}",
+        symbol=SYMBOL,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=D("1"),
+        price=D("10"),
+        tag=f"tag {secret}",
+        status=OrderStatus.REJECTED,
+        reason=f"venue echoed {secret}",
+        created_at=T0,
+        updated_at=T0,
+    )
+    fill = Fill(
+        fill_id=secret,
+        client_order_id=order.client_order_id,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        quantity=D("1"),
+        price=D("10"),
+        fee_currency=f"{secret}USDT",
+        timestamp=T0,
+    )
+    paths = journals()
+    assert_journaled_alike(paths, order, fill, Position(symbol=SYMBOL, quantity=D("1"), average_price=D("10")))
+    rows = table_rows(paths[1])
+    assert secret not in repr(rows) and '"' not in repr(rows["fills"])
+    assert rows["order_updates"][0][5] == "venue echoed ***"
 
 
 # --- batches, failures -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("encoded_at_once", [3, 256])
 def test_a_backtest_hands_its_records_to_the_writer_every_half_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoded_at_once: int
 ) -> None:
-    """At most ``batch`` order states wait uncommitted: half being written, half being captured."""
+    """At most ``batch`` order states wait uncommitted: half being written, half being captured (and
+    encoded a few at a time: 3 does not divide 5)."""
+    monkeypatch.setattr(recording, "ENCODED_AT_ONCE", encoded_at_once)
     sizes: list[int] = []
     submit = BackgroundWriter.submit
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from tradekit.domain.orders import TERMINAL_STATUSES
-from tradekit.secrets import redact
-
 if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order
     from tradekit.domain.portfolio import Position
@@ -26,6 +23,9 @@ if TYPE_CHECKING:
 
 #: Order states a DeferredRecorder holds at most, uncommitted: half being written, half being captured.
 DEFERRED_BATCH = 5_000
+#: Order states a DeferredRecorder encodes at a time: they, their orders and fills are still in the CPU's
+#: caches then (encoding half a batch at once, from memory, costs a tenth more).
+ENCODED_AT_ONCE = 256
 
 
 class Recorder(Protocol):
@@ -81,9 +81,10 @@ class NoRecorder:
 class DeferredRecorder:
     """Captures records in memory and has them written in bulk, on a second thread, while the run goes on.
 
-    Each order state and fill costs a small tuple. Every ``batch // 2`` order
-    states, what was captured is encoded
-    (:func:`~tradekit.journal.bulk.encode_batch`) and handed to a
+    Each order state and fill costs a small tuple, encoded (its strings
+    redacted) with a few hundred others (:func:`~tradekit.journal.bulk.encode_records`).
+    Every ``batch // 2`` order states, those and the orders' snapshots
+    (:func:`~tradekit.journal.bulk.encode_batch`) are handed to a
     :class:`~tradekit.journal.writer.BackgroundWriter`, which commits it
     while the next half fills: at most ``batch`` order states are held in
     memory, or lost by a crash. :meth:`flush` waits until everything is
@@ -98,16 +99,22 @@ class DeferredRecorder:
         self.run_id = run_id
         self.batch = DEFERRED_BATCH if batch is None else batch
         self._hand_off_at = max(1, self.batch // 2)
+        self._encode_at = min(ENCODED_AT_ONCE, self._hand_off_at)
         self._writer = BackgroundWriter(journal, run_id)
         self._fill_row = fill_row
-        # Orders whose latest snapshot the next batch writes: those that changed, and those still open.
+        # Orders recorded since the last batch, whose latest snapshot it writes, in the order they first came.
         self._orders: dict[str, Order] = {}
         self._states: list[OrderState] = []
         self._fills: list[FillRow] = []
+        # What was captured and encoded since the last batch (see encode_records), and how many states.
+        self._encoded_states: list[bytes] = []
+        self._encoded_fills: list[bytes] = []
+        self._encoded = 0
 
     def order(self, order: Order) -> None:
         """Keep the order (its snapshot is taken with the batch) and this state (for its history)."""
-        # On the engine's hot path: read the instance dict, build one tuple (see OrderState).
+        # On the engine's hot path: read the instance dict, build one tuple (see OrderState); its strings
+        # are redacted when it is encoded, with a few hundred others.
         state = order.__dict__
         client_order_id = state["client_order_id"]
         self._orders[client_order_id] = order
@@ -117,19 +124,20 @@ class DeferredRecorder:
             from tradekit.journal.codec import utc
 
             moment = utc(moment)
-        reason = state["reason"]
         self._states.append(
             (
-                redact(client_order_id),
+                client_order_id,
                 state["status"],
                 state["filled_quantity"],
-                None if reason is None else redact(reason),
+                state["reason"],
                 moment,
                 updated_at is not None,
             )
         )
-        if len(self._states) >= self._hand_off_at:
-            self._hand_off()
+        if len(self._states) >= self._encode_at:
+            self._encode()
+            if self._encoded >= self._hand_off_at:
+                self._hand_off()
 
     def fill(self, fill: Fill, position: Position) -> None:
         """Keep what the journal writes of the fill and of the position after it."""
@@ -147,14 +155,31 @@ class DeferredRecorder:
             # Also after a failed write: the writer's connection is closed, its error raised.
             self._writer.close()
 
+    def _encode(self) -> None:
+        from tradekit.journal.bulk import encode_records
+
+        if self._states or self._fills:
+            states, fills = encode_records(self._states, self._fills)
+            self._encoded_states.append(states)
+            self._encoded_fills.append(fills)
+            self._encoded += len(self._states)
+            self._states = []
+            self._fills = []
+        # The last part of a batch may be smaller: a batch is exactly half of ``batch`` states.
+        self._encode_at = max(1, min(ENCODED_AT_ONCE, self._hand_off_at - self._encoded))
+
     def _hand_off(self) -> None:
         from tradekit.journal.bulk import encode_batch
 
-        if not (self._states or self._fills or self._orders):
+        self._encode()
+        if not (self._encoded_states or self._orders):
             return
-        batch = encode_batch(self._states, self._orders.values(), self._fills)
-        # Open orders are kept, to be written again as they change; the rest is the writer's now.
-        self._orders = {key: order for key, order in self._orders.items() if order.status not in TERMINAL_STATUSES}
-        self._states = []
-        self._fills = []
+        batch = encode_batch(self._encoded_states, self._orders.values(), self._encoded_fills)
+        # An order that changes again is recorded again (the engine records every change): only those go
+        # in the next batch, as DirectRecorder writes only what it is handed.
+        self._orders = {}
+        self._encoded_states = []
+        self._encoded_fills = []
+        self._encoded = 0
+        self._encode_at = min(ENCODED_AT_ONCE, self._hand_off_at)
         self._writer.submit(batch)

@@ -13,7 +13,9 @@ while the backtest goes on.
 
 The rows are the ones :meth:`~tradekit.journal.Journal.record_order`,
 ``record_fill`` and ``record_position`` write, value for value: strings are
-redacted when they are captured, an order's snapshot is
+captured as they are and redacted a batch at a time
+(:func:`~tradekit.journal.snapshots.holds_no_secret` vouches for a batch, else
+each string is redacted), an order's snapshot is
 :func:`~tradekit.journal.codec.model_json`'s text
 (:func:`~tradekit.journal.snapshots.encode_orders`), and times travel in
 pydantic's UTC form, which SQL turns into :func:`~tradekit.journal.codec.iso`'s.
@@ -24,26 +26,27 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
 from tradekit.domain.orders import Fill
 from tradekit.domain.portfolio import Position
 from tradekit.journal.codec import iso, utc
-from tradekit.journal.snapshots import encode_orders
+from tradekit.journal.snapshots import encode_orders, holds_no_secret
 from tradekit.secrets import redact
 
-#: One order state, as captured for its history row: client order id (redacted), status, filled
-#: quantity, reason (redacted), the state's time (in UTC) and whether the order had an ``updated_at``
-#: then (the history row's ``updated_at``, else NULL; its ``timestamp`` falls back on ``created_at``).
+#: One order state, as captured for its history row: client order id, status, filled quantity, reason,
+#: the state's time (in UTC) and whether the order had an ``updated_at`` then (the history row's
+#: ``updated_at``, else NULL; its ``timestamp`` falls back on ``created_at``). Strings not yet redacted.
 OrderState = tuple[str, str, Decimal, str | None, datetime, bool]
 #: A fill as captured for its row (fill id, client order id, symbol, side, quantity, price, fee, fee
 #: currency, liquidity, time in UTC), then the position after it (symbol, quantity, average price,
-#: realized profit); strings redacted.
+#: realized profit). Strings not yet redacted.
 FillRow = tuple[str, str, str, str, Decimal, Decimal, Decimal, str, str, datetime, str, Decimal, Decimal, Decimal]
 
 
@@ -54,21 +57,26 @@ def fill_row(fill: Fill, position: Position) -> FillRow:
     p = position.__dict__
     moment = f["timestamp"]
     return (
-        redact(f["fill_id"]),
-        redact(f["client_order_id"]),
-        redact(f["symbol"]),
+        f["fill_id"],
+        f["client_order_id"],
+        f["symbol"],
         f["side"],
         f["quantity"],
         f["price"],
         f["fee"],
-        redact(f["fee_currency"]),
+        f["fee_currency"],
         f["liquidity"],
         moment if moment.tzinfo is UTC else utc(moment),
-        redact(p["symbol"]),
+        p["symbol"],
         p["quantity"],
         p["average_price"],
         p["realized_pnl"],
     )
+
+
+#: Where a state and a fill row hold strings.
+_STATE_TEXTS = (0, 3)
+_FILL_TEXTS = (0, 1, 2, 7, 10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +91,40 @@ class BulkBatch:
     fills: bytes
 
 
-def encode_batch(states: list[OrderState], orders: Iterable[BaseModel], fills: list[FillRow]) -> BulkBatch:
-    """Encode what a backtest captured: its order states, the latest snapshot of ``orders``, its fills."""
+def encode_records(states: list[OrderState], fills: list[FillRow]) -> tuple[bytes, bytes]:
+    """``states`` and ``fills`` as JSON arrays, in order, every string redacted."""
     states_json, fills_json = _encoders()
-    return BulkBatch(states=states_json(states), orders=encode_orders(orders), fills=fills_json(fills))
+    return _redacted_json(states_json, states, _STATE_TEXTS), _redacted_json(fills_json, fills, _FILL_TEXTS)
+
+
+def encode_batch(states: Sequence[bytes], orders: Iterable[BaseModel], fills: Sequence[bytes]) -> BulkBatch:
+    """A batch of the latest snapshot of ``orders`` and of the arrays :func:`encode_records` made, in order.
+
+    ``states`` and ``fills`` are those arrays, each kind joined into one; every string comes out redacted.
+    """
+    return BulkBatch(states=_joined(states), orders=encode_orders(orders), fills=_joined(fills))
+
+
+def _joined(arrays: Sequence[bytes]) -> bytes:
+    """One JSON array of the items of ``arrays``, in order."""
+    if len(arrays) == 1:
+        return arrays[0]
+    return b"[" + b",".join(array[1:-1] for array in arrays if array != b"[]") + b"]"
+
+
+def _redacted_json(dump: Callable[[list[Any]], bytes], rows: list[Any], texts: tuple[int, ...]) -> bytes:
+    """``dump(rows)``, the strings at positions ``texts`` of each row redacted."""
+    encoded = dump(rows)
+    if holds_no_secret(encoded):
+        return encoded
+    redacted = []
+    for row in rows:
+        values = list(row)
+        for position in texts:
+            if values[position] is not None:
+                values[position] = redact(values[position])
+        redacted.append(tuple(values))
+    return dump(redacted)
 
 
 @functools.cache
