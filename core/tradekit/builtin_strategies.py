@@ -66,10 +66,13 @@ class SmaCross(Strategy):
     def __init__(self, settings: SmaCrossSettings | None = None, *, name: str | None = None) -> None:
         super().__init__(settings, name=name)
         self._prepared: tuple[NDArray[np.bool_], NDArray[np.bool_]] | None = None
+        # The bars of the prepared crossings, up and down: a set lookup costs a third of a numpy item read.
+        self._crossing_bars: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
 
     def prepare(self, data: dict[str, BarSeries]) -> None:
         """Compute the crossings over the whole series once (each uses only bars up to it)."""
-        self._prepared = self._signals(next(iter(data.values())).close)
+        self._prepared = up, down = self._signals(next(iter(data.values())).close)
+        self._crossing_bars = (frozenset(np.flatnonzero(up).tolist()), frozenset(np.flatnonzero(down).tolist()))
 
     def wakeups(self, data: dict[str, BarSeries]) -> NDArray[np.bool_] | None:
         """Only the bars where the averages cross can change anything."""
@@ -79,8 +82,9 @@ class SmaCross(Strategy):
     def on_bar(self, ctx: StrategyContext) -> None:
         """Decide on the current bar: from the prepared crossings, or from the last ``slow + 1`` closes."""
         if self._prepared is not None:
-            up_now = bool(self._prepared[0][ctx.index])
-            down_now = bool(self._prepared[1][ctx.index])
+            up_bars, down_bars = self._crossing_bars
+            up_now = ctx.index in up_bars
+            down_now = ctx.index in down_bars
         else:
             history = ctx.history()
             needed = self.settings.slow + 1

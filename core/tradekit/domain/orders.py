@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -194,13 +194,25 @@ class Order(BaseModel):
 
     @classmethod
     def from_intent(cls, intent: OrderIntent, client_order_id: str, created_at: datetime | None = None) -> Order:
-        """Build the order for an accepted intent."""
-        # The intent's fields as they are (validated already), without model_dump's copy of each.
-        fields: dict[str, Any] = dict(intent.__dict__)
+        """Build the order for an accepted intent.
+
+        The intent was validated when it was made, and every field it has is an
+        order field of the same type, so the order is assembled from its values
+        without validating them again (the engine makes one per order it sends).
+        Only the id is new, and checked.
+        """
+        if type(intent) is not OrderIntent or not client_order_id:
+            # A subclass may carry more; an empty id is refused the usual way.
+            fields: dict[str, Any] = dict(intent.__dict__)
+            fields["client_order_id"] = client_order_id
+            fields["created_at"] = created_at
+            validated: Order = _validate_order(fields)
+            return validated
+        fields = _ORDER_DEFAULTS.copy()  # every field, in declaration order, as validation lays them out
+        fields.update(intent.__dict__)
         fields["client_order_id"] = client_order_id
         fields["created_at"] = created_at
-        order: Order = _validate_order(fields)
-        return order
+        return _assemble(Order, fields, set(_SET_FROM_INTENT))
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -234,25 +246,44 @@ class Order(BaseModel):
         Returns the previous status. A fill larger than what remains raises
         :class:`InvalidTransitionError`.
         """
-        if quantity <= 0 or quantity > self.remaining_quantity:
+        # Read and written through the instance dict: this runs twice per fill (venue and engine).
+        state = self.__dict__
+        filled = state["filled_quantity"]
+        ordered = state["quantity"]
+        if quantity <= 0 or quantity > ordered - filled:
             raise InvalidTransitionError(
                 f"order {self.client_order_id} cannot fill {quantity}; {self.remaining_quantity} remains"
             )
-        total = self.filled_quantity + quantity
-        target = OrderStatus.FILLED if total == self.quantity else OrderStatus.PARTIALLY_FILLED
-        if target not in ALLOWED_TRANSITIONS[self.status]:
+        total = filled + quantity
+        target = OrderStatus.FILLED if total == ordered else OrderStatus.PARTIALLY_FILLED
+        previous: OrderStatus = state["status"]
+        if target not in ALLOWED_TRANSITIONS[previous]:
             raise InvalidTransitionError(
-                f"order {self.client_order_id} cannot fill while {self.status} (it would go to {target})"
+                f"order {self.client_order_id} cannot fill while {previous} (it would go to {target})"
             )
         # Keep the filled notional and divide once, so the average is exact
         # however many fills there are (no re-multiplying a rounded average).
-        state = self.__dict__
-        state["filled_notional"] = notional = self.filled_notional + price * quantity
+        state["filled_notional"] = notional = state["filled_notional"] + price * quantity
         state["filled_quantity"] = total
         # A first fill's average is its price: the division would give it back.
         state["average_fill_price"] = notional / total if total != quantity else price
-        state["fees_paid"] = self.fees_paid + fee
-        return self.transition(target, at=at)
+        state["fees_paid"] = state["fees_paid"] + fee
+        # The move transition() would make, checked above.
+        state["status"] = target
+        if at is not None:
+            state["updated_at"] = at
+        return previous
+
+    def copy_for_venue(self) -> Order:
+        """A shallow copy, as ``model_copy()`` makes, for a venue that keeps its own view of the order.
+
+        Every field is an immutable value, so the copy and the original then change independently.
+        pydantic's ``model_copy`` builds the same four attributes through its general path, at twice
+        the cost; the engine copies every order it sends to the simulated venue.
+        """
+        if type(self) is not Order:
+            return self.model_copy()  # a subclass may carry private attributes or extras
+        return _assemble(Order, self.__dict__.copy(), self.__pydantic_fields_set__.copy())
 
 
 class Liquidity(StrEnum):
@@ -298,3 +329,66 @@ class OrderUpdate(BaseModel):
 
 # The validator itself, without the constructor's Python wrapper around it.
 _validate_order = Order.__pydantic_validator__.validate_python
+_new_order = object.__new__
+_set_attribute = object.__setattr__
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _assemble(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -> _Model:
+    """A ``cls`` holding ``fields`` as they are: the four attributes pydantic's validation sets.
+
+    Only for values known to be of the fields' types and within their
+    constraints; validation would give an equal model with the same fields-set,
+    at twice the cost (``model_construct`` costs more still). ``cls`` has no
+    private attributes and no extras.
+    """
+    model = _new_order(cls)
+    _set_attribute(model, "__dict__", fields)
+    _set_attribute(model, "__pydantic_fields_set__", fields_set)
+    _set_attribute(model, "__pydantic_extra__", None)
+    _set_attribute(model, "__pydantic_private__", None)
+    return model
+
+
+_ORDER_DEFAULTS: dict[str, Any] = {name: field.default for name, field in Order.model_fields.items()}
+# What validating an intent's fields plus created_at marks as set.
+_SET_FROM_INTENT = frozenset(OrderIntent.model_fields) | {"created_at"}
+_FILL_FIELDS = frozenset(Fill.model_fields)
+
+
+def checked_fill(
+    fill_id: str,
+    client_order_id: str,
+    symbol: str,
+    side: Side,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_currency: str,
+    liquidity: Liquidity,
+    timestamp: datetime,
+) -> Fill:
+    """A :class:`Fill` from values already checked, without validating them again.
+
+    ``quantity`` and ``price`` are positive Decimals, the enums are members,
+    ``timestamp`` a datetime: the simulated venue only fills a positive
+    quantity at a price on the tick, and a backtest's fill log keeps what the
+    venue made. The result equals ``Fill(...)`` of the same values.
+    """
+    return _assemble(
+        Fill,
+        {
+            "fill_id": fill_id,
+            "client_order_id": client_order_id,
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "fee": fee,
+            "fee_currency": fee_currency,
+            "liquidity": liquidity,
+            "timestamp": timestamp,
+        },
+        set(_FILL_FIELDS),
+    )

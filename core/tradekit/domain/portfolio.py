@@ -16,6 +16,7 @@ from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Fill, Side
 
 ZERO = Decimal(0)
+_BUY = Side.BUY
 
 
 class Position(BaseModel):
@@ -49,7 +50,11 @@ class Balance(BaseModel):
         return self.total - self.free
 
 
-@dataclass
+# The validator itself, without the constructor's Python wrapper around it.
+_validate_position = Position.__pydantic_validator__.validate_python
+
+
+@dataclass(slots=True)
 class _PositionState:
     quantity: Decimal = ZERO
     average_price: Decimal = ZERO
@@ -78,42 +83,53 @@ class Ledger:
 
     def book_fill(self, fill: Fill) -> None:
         """Book a fill without building a position snapshot (for callers that do not need one)."""
-        instrument = self.instruments[fill.symbol]
-        quote = instrument.quote
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        self.cash[quote] = self.cash.get(quote, ZERO) - signed * fill.price
+        symbol = fill.symbol
+        quantity = fill.quantity
+        price = fill.price
+        fee = fill.fee
+        quote = self.instruments[symbol].quote
+        cash = self.cash
+        signed = quantity if fill.side is _BUY else -quantity
+        cash[quote] = cash.get(quote, ZERO) - signed * price
         fee_currency = fill.fee_currency or quote
-        self.cash[fee_currency] = self.cash.get(fee_currency, ZERO) - fill.fee
-        self.fees_paid[fee_currency] = self.fees_paid.get(fee_currency, ZERO) + fill.fee
+        cash[fee_currency] = cash.get(fee_currency, ZERO) - fee
+        fees_paid = self.fees_paid
+        fees_paid[fee_currency] = fees_paid.get(fee_currency, ZERO) + fee
 
-        state = self._positions.setdefault(fill.symbol, _PositionState())
+        state = self._positions.get(symbol)
+        if state is None:
+            state = self._positions[symbol] = _PositionState()
         before = state.quantity
         after = before + signed
-        if before == 0:
-            state.average_price = fill.price  # opening: what the average below gives, without a division
+        if not before:
+            state.average_price = price  # opening: what the average below gives, without a division
         elif (before > 0) == (signed > 0):
             # Adding: the average entry moves.
-            state.average_price = (state.average_price * abs(before) + fill.price * fill.quantity) / abs(after)
+            state.average_price = (state.average_price * abs(before) + price * quantity) / abs(after)
         else:
             closed = min(abs(signed), abs(before))
             direction = 1 if before > 0 else -1
-            state.realized_pnl += (fill.price - state.average_price) * closed * direction
-            if after == 0:
+            state.realized_pnl += (price - state.average_price) * closed * direction
+            if not after:
                 state.average_price = ZERO
             elif (after > 0) != (before > 0):
                 # Flipped through zero: what is left was opened at this fill's price.
-                state.average_price = fill.price
+                state.average_price = price
         state.quantity = after
 
     def position(self, symbol: str) -> Position:
         """The position in ``symbol`` now (flat if never traded)."""
-        state = self._positions.get(symbol, _PositionState())
-        return Position(
-            symbol=symbol,
-            quantity=state.quantity,
-            average_price=state.average_price,
-            realized_pnl=state.realized_pnl,
-        )
+        state = self._positions.get(symbol)
+        fields: dict[str, object] = {"symbol": symbol}
+        if state is not None:
+            fields = {
+                "symbol": symbol,
+                "quantity": state.quantity,
+                "average_price": state.average_price,
+                "realized_pnl": state.realized_pnl,
+            }
+        position: Position = _validate_position(fields)
+        return position
 
     def quantity(self, symbol: str) -> Decimal:
         """The signed quantity held of ``symbol``, without building a snapshot."""

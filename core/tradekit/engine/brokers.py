@@ -52,22 +52,20 @@ class SimulatedBroker:
     def __init__(self, venue: SimulatedVenue) -> None:
         self.venue = venue
         self.name = venue.name
+        # The venue's own method, not a wrapper around it: the engine drains events twice per order.
+        self.poll_events = venue.poll_events
 
     def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
         """Hand a copy to the venue: the engine's order changes only through events.
 
         A shallow copy is enough: every field of an order is an immutable value.
         """
-        self.venue.submit(order.model_copy(), now, market_price)
+        self.venue.submit(order.copy_for_venue(), now, market_price)
 
     def cancel(self, order: Order, now: datetime) -> None:
         """Cancel on the venue; an order that already finished there is not an error."""
         with contextlib.suppress(OrderNotFound):
             self.venue.cancel(order.client_order_id, now)
-
-    def poll_events(self) -> list[OrderUpdate | Fill]:
-        """Drain the venue's events."""
-        return self.venue.poll_events()
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The venue's resting orders."""

@@ -20,11 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, NotifierEvent, RiskAction, Severity
 from tradekit.domain.order_memory import OrderMemory
-from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate, Side
+from tradekit.domain.orders import (
+    TERMINAL_STATUSES,
+    Fill,
+    Liquidity,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    checked_fill,
+)
 from tradekit.domain.portfolio import Ledger
 from tradekit.domain.run import RiskContext, RunInfo
 from tradekit.engine.ids import ClientOrderIds
-from tradekit.engine.recording import DirectRecorder, Recorder
+from tradekit.engine.recording import DirectRecorder, NoRecorder, Recorder
 from tradekit.errors import ExchangeError, InvalidTransitionError, OrderStateUnknown
 from tradekit.hooks import HookFacade, combine_verdicts
 from tradekit.money import to_decimal
@@ -38,7 +49,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("tradekit.engine")
 
 _BUY = Side.BUY.value
-_DERIVED_FROM_FILLS = (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED)
+# Enum members the per-order path reads, bound once (a class attribute read costs ten times a global's).
+_NEW, _ACCEPTED, _PARTIALLY_FILLED, _FILLED, _REJECTED = (
+    OrderStatus.NEW,
+    OrderStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED,
+    OrderStatus.REJECTED,
+)
+_ACCEPT, _REJECT, _RESIZE = RiskAction.ACCEPT, RiskAction.REJECT, RiskAction.RESIZE
+# The plain string of each side and liquidity: a dict read costs a third of the enum's ``.value``.
+_VALUE: dict[Side | Liquidity, str] = {member: member.value for member in (*Side, *Liquidity)}
 # Order events are journaled as orders and fills already, not again as events.
 _JOURNALED_AS_ORDERS = frozenset({EventKind.ORDER_FILLED, EventKind.ORDER_PLACED, EventKind.ORDER_CANCELLED})
 
@@ -80,12 +101,12 @@ class FillLog:
                 fill.fill_id,
                 fill.client_order_id,
                 fill.symbol,
-                fill.side.value,
+                _VALUE[fill.side],
                 fill.quantity,
                 fill.price,
                 fill.fee,
                 fill.fee_currency,
-                fill.liquidity.value,
+                _VALUE[fill.liquidity],
                 fill.timestamp,
             )
         )
@@ -129,26 +150,10 @@ class FillLog:
 
 
 def _fill(row: FillRow) -> Fill:
-    _index, fill_id, client_order_id, symbol, side, quantity, price, fee, fee_currency, liquidity, timestamp = row
-    fill: Fill = _validate_fill(
-        {
-            "fill_id": fill_id,
-            "client_order_id": client_order_id,
-            "symbol": symbol,
-            "side": side,
-            "quantity": quantity,
-            "price": price,
-            "fee": fee,
-            "fee_currency": fee_currency,
-            "liquidity": liquidity,
-            "timestamp": timestamp,
-        }
+    _index, fill_id, order_id, symbol, side, quantity, price, fee, fee_currency, liquidity, timestamp = row
+    return checked_fill(
+        fill_id, order_id, symbol, Side(side), quantity, price, fee, fee_currency, Liquidity(liquidity), timestamp
     )
-    return fill
-
-
-# Faster than the constructor's wrapper, and than model_construct with pydantic 2.
-_validate_fill = Fill.__pydantic_validator__.validate_python
 
 
 @dataclass
@@ -210,6 +215,11 @@ class Engine:
         self.index = 0
         self.prices: dict[str, Decimal] = {}
         self._last_close: dict[str, float] = {}
+        # Only a recorder that keeps something is handed records (a backtest without an order journal has none).
+        self._recording = self.recorder is not None and not isinstance(self.recorder, NoRecorder)
+        # Which of on_fill and on_order_update each strategy implements: the base class's do nothing, and
+        # calling them costs a context lookup and a call per event.
+        self._listens: dict[int, tuple[Strategy, bool, bool]] = {}
         self._has_risk = bool(hooks.pm.hook.tradekit_risk_check.get_hookimpls())
         # Hooks with no implementation are not called at all: a backtest with
         # no observer pays nothing for them.
@@ -277,8 +287,11 @@ class Engine:
         if self._observed["tradekit_intent_created"]:
             self.hooks.intent_created(intent, strategy.name)
         # Risk context is built only when a rule will read it.
-        verdicts = self.hooks.risk_check(intent, self.risk_context()) if self._has_risk else []
-        action, detail = combine_verdicts(verdicts)
+        if self._has_risk:
+            verdicts = self.hooks.risk_check(intent, self.risk_context())
+            action, detail = combine_verdicts(verdicts)
+        else:
+            verdicts, action, detail = [], _ACCEPT, None
         client_order_id = intent.client_order_id or self.ids.next()
         if self.orders.used(client_order_id):
             # Reusing an id would orphan the first order: its fills could no longer be told apart.
@@ -299,7 +312,7 @@ class Engine:
         for verdict in verdicts:
             key = f"{verdict.rule}:{verdict.action.value}"
             self.stats.verdict_counts[key] = self.stats.verdict_counts.get(key, 0) + 1
-        if action is RiskAction.REJECT:
+        if action is _REJECT:
             self.stats.risk_rejections += 1
             reasons = "; ".join(detail)
             self.notify(
@@ -314,7 +327,7 @@ class Engine:
                 },
             )
             return None
-        if action is RiskAction.RESIZE:
+        if action is _RESIZE:
             # A rule may only shrink an order (hookspec): a larger answer is capped at what was asked.
             resized = self.instruments[intent.symbol].round_quantity(min(detail, intent.quantity))
             if resized <= 0:
@@ -325,8 +338,8 @@ class Engine:
         self.orders.add(order)
         self.owners[client_order_id] = strategy
         self.stats.orders += 1
-        if self.recorder is not None:
-            self.recorder.order(order)
+        if self._recording:
+            self.recorder.order(order)  # type: ignore[union-attr]  # set when recording
         if self._observed["tradekit_order_submitted"]:
             self.hooks.order_submitted(order)
         try:
@@ -370,7 +383,10 @@ class Engine:
 
     def drain(self) -> None:
         """Apply every event the broker has for us, in order."""
-        for event in self.broker.poll_events():
+        events = self.broker.poll_events()
+        if not events:
+            return
+        for event in events:
             if isinstance(event, Fill):
                 self._apply_fill(event)
             else:
@@ -385,20 +401,23 @@ class Engine:
         if order is None:
             log.warning("update for an order this run did not send: %s", update.client_order_id)
             return
-        if update.status in _DERIVED_FROM_FILLS or update.status is order.status:
+        status = update.status
+        if status is _PARTIALLY_FILLED or status is _FILLED or status is order.status:
             # Fill states follow from fills (applied in _apply_fill), so a
             # venue that reports both never moves an order twice.
             if update.exchange_order_id and not order.exchange_order_id:
-                order.exchange_order_id = update.exchange_order_id
+                order.__dict__["exchange_order_id"] = update.exchange_order_id
             return
         try:
-            previous = order.transition(update.status, at=update.timestamp, reason=update.reason)
+            previous = order.transition(status, at=update.timestamp, reason=update.reason)
         except InvalidTransitionError as error:
             self.stats.errors += 1
             log.error("%s", error)
             return
         if update.exchange_order_id:
-            order.exchange_order_id = update.exchange_order_id
+            # Into the instance dict, as Order.transition writes: pydantic's assignment hook costs a
+            # microsecond and grows the order's fields-set.
+            order.__dict__["exchange_order_id"] = update.exchange_order_id
         self._after_update(order, previous)
 
     def _apply_fill(self, fill: Fill) -> None:
@@ -406,9 +425,9 @@ class Engine:
         if order is None:
             log.warning("fill for an order this run did not send: %s", fill.client_order_id)
             return
-        if order.status is OrderStatus.NEW:
+        if order.status is _NEW:
             # A venue may report the fill before the acknowledgement.
-            previous_new = order.transition(OrderStatus.ACCEPTED, at=fill.timestamp)
+            previous_new = order.transition(_ACCEPTED, at=fill.timestamp)
             self._after_update(order, previous_new)
         try:
             previous: OrderStatus | None = order.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
@@ -424,44 +443,55 @@ class Engine:
                 {"client_order_id": fill.client_order_id},
             )
             previous = None
-        position = self.ledger.apply_fill(fill)
+        ledger = self.ledger
+        ledger.book_fill(fill)
         self.stats.fills += 1
         self.fill_log.append(self.index, fill)
-        if self.recorder is not None:
-            self.recorder.fill(fill, position)
-        if self._observed["tradekit_fill"]:
-            self.hooks.fill(fill, position)
-        if self._observed["tradekit_notify"]:
-            self.notify(
-                EventKind.ORDER_FILLED,
-                f"filled {fill.side.value} {fill.quantity} {fill.symbol} at {fill.price}",
-                Severity.INFO,
-                {
-                    "client_order_id": fill.client_order_id,
-                    "symbol": fill.symbol,
-                    "side": fill.side.value,
-                    "quantity": str(fill.quantity),
-                    "price": str(fill.price),
-                    "fee": str(fill.fee),
-                    "position": str(position.quantity),
-                },
-            )
+        observed = self._observed
+        # The position snapshot is built only for those who read it.
+        if self._recording or observed["tradekit_fill"] or observed["tradekit_notify"]:
+            position = ledger.position(fill.symbol)
+            if self._recording:
+                self.recorder.fill(fill, position)  # type: ignore[union-attr]  # set when recording
+            if observed["tradekit_fill"]:
+                self.hooks.fill(fill, position)
+            if observed["tradekit_notify"]:
+                self.notify(
+                    EventKind.ORDER_FILLED,
+                    f"filled {fill.side.value} {fill.quantity} {fill.symbol} at {fill.price}",
+                    Severity.INFO,
+                    {
+                        "client_order_id": fill.client_order_id,
+                        "symbol": fill.symbol,
+                        "side": fill.side.value,
+                        "quantity": str(fill.quantity),
+                        "price": str(fill.price),
+                        "fee": str(fill.fee),
+                        "position": str(position.quantity),
+                    },
+                )
         strategy = self.owners.get(fill.client_order_id)
         if strategy is not None:
-            strategy.on_fill(self.context_for(strategy), fill)
+            known = self._listens.get(id(strategy))
+            if known is None or known[0] is not strategy:
+                known = self._learn_listening(strategy)
+            if known[1]:
+                strategy.on_fill(self.context_for(strategy), fill)
         if previous is not None:
             self._after_update(order, previous)
 
     def _after_update(self, order: Order, previous: OrderStatus) -> None:
-        if order.status.is_terminal:
+        status = order.status
+        if status in TERMINAL_STATUSES:
             forgotten = self.orders.finished(order.client_order_id)
             if forgotten is not None:
                 self.owners.pop(forgotten, None)
-        if self.recorder is not None:
-            self.recorder.order(order)
-        if self._observed["tradekit_order_updated"]:
+        if self._recording:
+            self.recorder.order(order)  # type: ignore[union-attr]  # set when recording
+        observed = self._observed
+        if observed["tradekit_order_updated"]:
             self.hooks.order_updated(order, previous)
-        if order.status is OrderStatus.REJECTED:
+        if status is _REJECTED:
             self.stats.rejected += 1
             self.notify(
                 EventKind.ORDER_REJECTED,
@@ -470,9 +500,9 @@ class Engine:
                 Severity.WARNING,
                 {"client_order_id": order.client_order_id, "symbol": order.symbol, "reason": order.reason},
             )
-        elif not self._observed["tradekit_notify"]:
+        elif not observed["tradekit_notify"]:
             pass  # order placed and cancelled events are not journaled: nobody to tell
-        elif order.status is OrderStatus.ACCEPTED and order.type is not OrderType.MARKET:
+        elif status is _ACCEPTED and order.type is not OrderType.MARKET:
             self.notify(
                 EventKind.ORDER_PLACED,
                 f"placed {order.type.value} {order.side.value} {order.quantity} {order.symbol}"
@@ -481,7 +511,7 @@ class Engine:
                 Severity.INFO,
                 {"client_order_id": order.client_order_id, "symbol": order.symbol},
             )
-        elif order.status is OrderStatus.CANCELLED:
+        elif status is OrderStatus.CANCELLED:
             self.notify(
                 EventKind.ORDER_CANCELLED,
                 f"cancelled {order.client_order_id} ({order.side.value} {order.quantity} {order.symbol})",
@@ -490,7 +520,27 @@ class Engine:
             )
         strategy = self.owners.get(order.client_order_id)
         if strategy is not None:
-            strategy.on_order_update(self.context_for(strategy), order)
+            known = self._listens.get(id(strategy))
+            if known is None or known[0] is not strategy:
+                known = self._learn_listening(strategy)
+            if known[2]:
+                strategy.on_order_update(self.context_for(strategy), order)
+
+    def _learn_listening(self, strategy: Strategy) -> tuple[Strategy, bool, bool]:
+        """Note whether ``strategy`` implements on_fill and on_order_update (the base class's do nothing).
+
+        The answer is kept with the strategy itself, so its id cannot pass to another object meanwhile.
+        """
+        from tradekit.plugin import Strategy
+
+        kind = type(strategy)
+        own = getattr(strategy, "__dict__", {})  # a method set on the instance counts too
+        known = self._listens[id(strategy)] = (
+            strategy,
+            kind.on_fill is not Strategy.on_fill or "on_fill" in own,
+            kind.on_order_update is not Strategy.on_order_update or "on_order_update" in own,
+        )
+        return known
 
     # -- what plugins see -------------------------------------------------------
 

@@ -293,7 +293,7 @@ class Account:
                 best = (max(quantity, ZERO), why, False)
         held = self.ledger.quantity(symbol)
         if order.reduce_only:
-            room = max(-order.side.sign * held, ZERO)
+            room = max(-held if order.side is _BUY else held, ZERO)
             if _tighter(room, best[0], remaining):
                 why = f"reduce-only: the position in {symbol} was {held}, so at most {room} could reduce it"
                 best = (max(room, ZERO), why, True)

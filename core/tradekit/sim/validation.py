@@ -52,9 +52,11 @@ def shape_problem(order: Order) -> str | None:
 
 def arrival_problem(account: Account, order: Order, instrument: Instrument, reference: Decimal | None) -> str | None:
     """Why the venue refuses ``order`` with the market at ``reference`` (None: unknown), or None."""
-    shape = shape_problem(order)
-    if shape is not None:
-        return shape
+    # A plain market order (the most common) has nothing a shape check could find.
+    if order.type is not _MARKET or order.price is not None or order.trigger_price is not None or order.post_only:
+        shape = shape_problem(order)
+        if shape is not None:
+            return shape
     if order.price is not None and (problem := instrument.price_problem(order.price)) is not None:
         return problem
     if order.trigger_price is not None and (problem := instrument.price_problem(order.trigger_price)):
@@ -75,7 +77,7 @@ def arrival_problem(account: Account, order: Order, instrument: Instrument, refe
         action = f"reduce-only {order.side.value} of {order.quantity} {order.symbol}"
         if held == 0:
             return f"{action}: there is no position to reduce"
-        if held * order.side.sign > 0:
+        if (held > 0) if order.side is _BUY else (held < 0):
             side = "long" if held > 0 else "short"
             return f"{action} would increase the {side} position of {held}"
     return funds_problem(account, order, instrument, price, reference)

@@ -78,6 +78,7 @@ from tradekit.domain.orders import (
     Side,
     TimeInForce,
     TriggerDirection,
+    checked_fill,
 )
 from tradekit.domain.portfolio import Balance, Ledger, Position
 from tradekit.errors import ConfigError, InvalidTransitionError, OrderNotFound
@@ -106,9 +107,8 @@ _FALLING = TriggerDirection.FALLING
 _TAKER, _MAKER = Liquidity.TAKER, Liquidity.MAKER
 _SPOT = InstrumentKind.SPOT
 
-# Events are validated as the constructors would, without the constructors' Python wrapper, which costs
-# more than the validation itself; ``model_construct`` (no validation) is slower still with pydantic 2.
-_validate_fill = Fill.__pydantic_validator__.validate_python
+# Updates are validated as the constructor would, without its Python wrapper, which costs more than the
+# validation itself; fills are assembled from checked values (tradekit.domain.orders.checked_fill).
 _validate_update = OrderUpdate.__pydantic_validator__.validate_python
 
 
@@ -251,7 +251,7 @@ class SimulatedVenue:
         account = self._account
         market = None
         if market_price is not None:
-            raw = to_decimal(market_price)
+            raw = market_price if isinstance(market_price, Decimal) else to_decimal(market_price)
             if raw <= 0:
                 raise ValueError(f"market price of {order.symbol} must be positive, was {market_price}")
             market = _on_tick(raw, instrument)
@@ -583,7 +583,7 @@ class SimulatedVenue:
         account = self._account
         fees = account.fees
         rate = fees.taker if liquidity is _TAKER else fees.maker
-        remaining = order.remaining_quantity
+        remaining = order.quantity - order.filled_quantity
         quantity, why, final = account.capacity(resting, remaining, price, rate, self._bar_cap, self.volume_limit)
         tif = order.time_in_force
         if immediate and tif is _FOK and quantity < remaining:
@@ -617,23 +617,23 @@ class SimulatedVenue:
         fee = self._account.fee(quantity * price, rate)
         resting.fills += 1
         resting.filled_this_bar += quantity
-        fill: Fill = _validate_fill(
-            {
-                "fill_id": f"{order.client_order_id}-{resting.fills}",
-                "client_order_id": order.client_order_id,
-                "symbol": order.symbol,
-                "side": order.side,
-                "quantity": quantity,
-                "price": price,
-                "fee": fee,
-                "fee_currency": resting.instrument.quote,
-                "liquidity": liquidity,
-                "timestamp": now,
-            }
+        client_order_id = order.client_order_id
+        fill = checked_fill(
+            f"{client_order_id}-{resting.fills}",
+            client_order_id,
+            order.symbol,
+            order.side,
+            quantity,
+            price,
+            fee,
+            resting.instrument.quote,
+            liquidity,
+            now,
         )
         self._account.fill(resting, fill)
-        self._events.append(fill)
-        self._events.append(self._update(order, now))
+        events = self._events
+        events.append(fill)
+        events.append(self._update(order, now))
 
     # -- lifecycle events ---------------------------------------------------------------------
 
