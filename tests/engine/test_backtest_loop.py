@@ -413,15 +413,60 @@ def test_a_backtest_collects_garbage_less_often_while_it_runs_and_restores_the_s
     from tradekit.engine.backtest import BACKTEST_GC_THRESHOLD, fewer_collections
 
     before = gc.get_threshold()
-    seen: list[tuple[int, ...]] = []
+    assert gc.get_freeze_count() == 0
+    seen: list[tuple[tuple[int, ...], int]] = []
 
     @fewer_collections()
     def failing_run() -> None:
-        seen.append(gc.get_threshold())
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
         raise RuntimeError("the strategy failed")
 
     with pytest.raises(RuntimeError, match="the strategy failed"):
         failing_run()
 
-    assert seen == [(max(before[0], BACKTEST_GC_THRESHOLD), *before[1:])]
+    # What existed before the run was frozen while it ran, and is not any more.
+    [(threshold, frozen)] = seen
+    assert threshold == (max(before[0], BACKTEST_GC_THRESHOLD), *before[1:])
+    assert frozen > 0
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_backtest_leaves_objects_frozen_by_someone_else_frozen() -> None:
+    import gc
+
+    from tradekit.engine.backtest import fewer_collections
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        @fewer_collections()
+        def run() -> int:
+            return gc.get_freeze_count()
+
+        assert run() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+class QuietBuyer(Strategy):
+    """Buys 1 at market on bar 1 and implements neither on_fill nor on_order_update."""
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        if ctx.index == 1:
+            ctx.submit(OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("1")))
+
+
+def test_callbacks_set_on_a_strategy_instance_are_called_like_overridden_ones(make_rig: Any, make_bars: Any) -> None:
+    # The engine skips the base class's empty callbacks; one set on the instance is not the base class's.
+    bars = make_bars([100.0, 100.5, 101.5, 102.0])
+    strategy = QuietBuyer(name="quiet")
+    fills: list[Fill] = []
+    updates: list[str] = []
+    strategy.on_fill = lambda ctx, fill: fills.append(fill)  # type: ignore[method-assign]
+    strategy.on_order_update = lambda ctx, order: updates.append(order.status.value)  # type: ignore[method-assign]
+    make_rig().run(strategy, {SYMBOL: bars})
+    assert [fill.price for fill in fills] == [D("100.5")]
+    assert updates == ["accepted", "filled"]

@@ -171,6 +171,7 @@ def run_backtest(
     ``data_paths``, else from the exchange's history (paper: its simulated market).
     """
     from tradekit.control import RunControl
+    from tradekit.engine.backtest import fewer_collections
     from tradekit.engine.backtest import run_backtest as loop
     from tradekit.engine.brokers import SimulatedBroker
     from tradekit.engine.core import Engine
@@ -258,16 +259,18 @@ def run_backtest(
             plugins.close()
             raise
         recorder.flush()
-        strategy_report = plugins.strategy.report()
-        trades = trades_from_executions(outcome.fill_log.executions())
-        stats = compute_stats(
-            first.timestamps,
-            outcome.equity,
-            trades=trades,
-            fees_paid=outcome.fees_paid,
-            in_market=outcome.in_market,
-            close=first.close,
-        )
+        # Rebuilding the trades allocates as much as the loop did, and is spared the collector the same way.
+        with fewer_collections():
+            strategy_report = plugins.strategy.report()
+            trades = trades_from_executions(outcome.fill_log.executions())
+            stats = compute_stats(
+                first.timestamps,
+                outcome.equity,
+                trades=trades,
+                fees_paid=outcome.fees_paid,
+                in_market=outcome.in_market,
+                close=first.close,
+            )
         summary = RunSummary(
             run_id=run.run_id,
             reason=reason,
