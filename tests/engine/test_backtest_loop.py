@@ -470,3 +470,38 @@ def test_callbacks_set_on_a_strategy_instance_are_called_like_overridden_ones(ma
     make_rig().run(strategy, {SYMBOL: bars})
     assert [fill.price for fill in fills] == [D("100.5")]
     assert updates == ["accepted", "filled"]
+
+
+class Alternator(Strategy):
+    """Buys or sells a little of each symbol in turn, every few bars, so both positions move apart."""
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        symbol = ctx.symbols[ctx.index % 2]
+        if ctx.index % 3 == 0:
+            ctx.submit(OrderIntent(symbol=symbol, side=Side.BUY, quantity=D("0.01")))
+        elif ctx.index % 7 == 0 and ctx.position(symbol) > 0:
+            ctx.submit(OrderIntent(symbol=symbol, side=Side.SELL, quantity=ctx.position(symbol)))
+
+
+def test_the_equity_curve_of_two_symbols_marks_each_position_at_its_own_close(
+    make_rig: Any, random_walk: Any
+) -> None:
+    symbols = ("BTC/USDT", "ETH/USDT")
+    data = {symbol: random_walk(600, seed=seed, symbol=symbol) for seed, symbol in enumerate(symbols, start=3)}
+    outcome = make_rig(symbols, taker="0.001").run(Alternator(name="alternator"), data)
+    assert {fill.symbol for fill in outcome.fills} == set(symbols)
+    # Rebuilt here in Decimal, bar by bar, from the fills alone.
+    by_bar: dict[int, list[Fill]] = {}
+    for fill in outcome.fills:
+        by_bar.setdefault(bar_index(data[fill.symbol], fill), []).append(fill)
+    cash, held = D("10000"), dict.fromkeys(symbols, D(0))
+    expected, exposed = [], []
+    for i in range(600):
+        for fill in by_bar.get(i, []):
+            cash -= fill.side.sign * fill.quantity * fill.price + fill.fee
+            held[fill.symbol] += fill.side.sign * fill.quantity
+        expected.append(float(cash + sum(held[s] * D(repr(float(data[s].close[i]))) for s in symbols)))
+        exposed.append(any(held.values()))
+    assert np.allclose(outcome.equity, expected, rtol=0, atol=1e-6)
+    assert outcome.in_market.tolist() == exposed
+    assert exposed.count(True) > 100

@@ -650,3 +650,53 @@ def test_a_duplicate_refused_leaves_the_first_order_open_and_an_id_stays_taken_o
     third = make_order(Side.BUY, "1", OrderType.LIMIT, price="92", client_order_id="same")
     venue.submit(third, NOW, D("100"))
     assert third.status is OrderStatus.REJECTED and venue.open_orders() == []
+
+
+# -- the engine's channel --------------------------------------------------------------------------
+
+
+def test_the_engines_records_are_the_events_poll_events_gives() -> None:
+    # Two venues taken through the same orders (fills, a rejection, a cancel, an expiry, a resting limit
+    # filled by a bar): one polled as models, one as the engine's records, read back as models.
+    def script(venue: SimulatedVenue, poll: str) -> list[object]:
+        seen: list[object] = []
+        steps = [
+            lambda: venue.submit(make_order(Side.BUY, "0.5", client_order_id="a"), NOW, D("100")),
+            lambda: venue.submit(make_order(Side.BUY, "0.0015", client_order_id="b"), NOW, D("100")),
+            lambda: venue.submit(
+                make_order(Side.SELL, "0.2", OrderType.LIMIT, price="105", client_order_id="c"), NOW, D("100")
+            ),
+            lambda: venue.submit(
+                make_order(Side.BUY, "0.1", OrderType.LIMIT, price="90", tif=TimeInForce.IOC, client_order_id="d"),
+                NOW,
+                D("100"),
+            ),
+            lambda: venue.process_bar(BTC.symbol, NOW, 101.0, 106.0, 100.0, 104.0, 10.0),
+            lambda: venue.submit(
+                make_order(Side.SELL, "0.1", OrderType.LIMIT, price="120", client_order_id="e"), NOW, D("104")
+            ),
+            lambda: venue.cancel("e", NOW),
+        ]
+        for step in steps:
+            step()
+            seen.extend(getattr(venue, poll)())
+        return seen
+
+    models = script(make_venue(), "poll_events")
+    records = script(make_venue(), "poll_records")
+    assert any(type(event) is tuple for event in records)
+    assert [
+        event
+        if isinstance(event, Fill)
+        else OrderUpdate(
+            client_order_id=event[0], status=event[1], timestamp=event[2], exchange_order_id=event[3], reason=event[4]
+        )
+        for event in records  # type: ignore[index]
+    ] == models
+    assert {e.status for e in models if isinstance(e, OrderUpdate)} == {
+        OrderStatus.ACCEPTED,
+        OrderStatus.REJECTED,
+        OrderStatus.FILLED,
+        OrderStatus.EXPIRED,
+        OrderStatus.CANCELLED,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,8 +55,35 @@ class Balance(BaseModel):
 _validate_position = Position.__pydantic_validator__.validate_python
 
 
+class PositionFigures(Protocol):
+    """What a position's figures are read as: a :class:`Position`, or the ledger's own live record."""
+
+    @property
+    def symbol(self) -> str:
+        """The symbol held."""
+        ...
+
+    @property
+    def quantity(self) -> Decimal:
+        """Signed: negative is short."""
+        ...
+
+    @property
+    def average_price(self) -> Decimal:
+        """The average entry price (zero when flat)."""
+        ...
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Profit booked on what was closed."""
+        ...
+
+
 @dataclass(slots=True)
 class _PositionState:
+    """The ledger's record of one position, changed in place by every fill."""
+
+    symbol: str
     quantity: Decimal = ZERO
     average_price: Decimal = ZERO
     realized_pnl: Decimal = ZERO
@@ -81,8 +109,8 @@ class Ledger:
         self.book_fill(fill)
         return self.position(fill.symbol)
 
-    def book_fill(self, fill: Fill) -> None:
-        """Book a fill without building a position snapshot (for callers that do not need one)."""
+    def book_fill(self, fill: Fill) -> Decimal:
+        """Book a fill without building a position snapshot; the quantity held of its symbol after it."""
         symbol = fill.symbol
         quantity = fill.quantity
         price = fill.price
@@ -98,7 +126,7 @@ class Ledger:
 
         state = self._positions.get(symbol)
         if state is None:
-            state = self._positions[symbol] = _PositionState()
+            state = self._positions[symbol] = _PositionState(symbol)
         before = state.quantity
         after = before + signed
         if not before:
@@ -116,6 +144,7 @@ class Ledger:
                 # Flipped through zero: what is left was opened at this fill's price.
                 state.average_price = price
         state.quantity = after
+        return after
 
     def position(self, symbol: str) -> Position:
         """The position in ``symbol`` now (flat if never traded)."""
@@ -130,6 +159,15 @@ class Ledger:
             }
         position: Position = _validate_position(fields)
         return position
+
+    def figures(self, symbol: str) -> PositionFigures:
+        """The position in ``symbol`` as the ledger keeps it, without a snapshot: read it at once.
+
+        The object is the ledger's own and changes with the next fill; what
+        must outlive that is copied from it (or taken from :meth:`position`).
+        """
+        state = self._positions.get(symbol)
+        return state if state is not None else _PositionState(symbol)
 
     def quantity(self, symbol: str) -> Decimal:
         """The signed quantity held of ``symbol``, without building a snapshot."""

@@ -25,17 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from itertools import accumulate
-from operator import mul
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradekit.domain.bars import BarSeries, ns_to_datetime
-from tradekit.domain.orders import Fill, Side
+from tradekit.domain.orders import Fill
 from tradekit.engine.context import EngineContext
-from tradekit.engine.core import Engine, FillLog
+from tradekit.engine.core import CASH_AFTER, HELD_AFTER, Engine, FillLog
 from tradekit.sim.pricing import first_reach_index
 
 if TYPE_CHECKING:
@@ -43,7 +42,9 @@ if TYPE_CHECKING:
     from tradekit.sim import SimulatedVenue
 
 Progress = Callable[[int], None]
-ZERO = Decimal(0)
+# What the equity curve reads of each fill-log row.
+_BAR, _SYMBOL = itemgetter(0), itemgetter(3)
+_CASH_AFTER, _HELD_AFTER = itemgetter(CASH_AFTER), itemgetter(HELD_AFTER)
 
 
 @dataclass
@@ -254,40 +255,38 @@ def equity_curve(engine: Engine, data: dict[str, BarSeries]) -> tuple[NDArray[np
 
     Between two fills cash and positions are constant, so equity at bar ``i``
     is the cash after the last fill at or before ``i`` plus the positions then
-    held, marked at bar ``i``'s closes. Cash and positions are summed in
-    Decimal; only the curve is float.
+    held, marked at bar ``i``'s closes. Cash and positions are the engine
+    ledger's after each fill, exact Decimals the fill log kept; only the curve
+    is float.
     """
     symbols = list(data)
     n = len(data[symbols[0]])
-    quote = engine.quote_currency
     fills = engine.fill_log.rows()
-    buy = Side.BUY.value
-    if not fills:
+    count = len(fills)
+    if not count:
         return np.full(n, float(engine.start_cash)), np.zeros(n, dtype=bool)
-    # The log's columns, transposed once in C rather than unpacked fill by fill.
-    indices, _ids, _orders, fill_symbols, sides, quantities, prices, fees, fee_currencies, *_rest = zip(
-        *fills, strict=True
-    )
-    # What each fill moved, in Decimal; running sums of those (exact) become the float curve.
-    notionals = map(mul, quantities, prices)
-    cash_moves = [
-        (-notional if side == buy else notional) - (fee if (fee_currency or quote) == quote else 0)
-        for side, notional, fee, fee_currency in zip(sides, notionals, fees, fee_currencies, strict=True)
-    ]
     # Each series starts with the value before any fill, so position 0 stands for "no fill yet".
-    cash_after = np.fromiter(map(float, accumulate(cash_moves, initial=engine.start_cash)), float)
+    cash_after = np.empty(count + 1)
+    cash_after[0] = float(engine.start_cash)
+    cash_after[1:] = np.fromiter(map(float, map(_CASH_AFTER, fills)), float, count)
     # For each bar, how many fills happened at or before it: where to read the series.
-    fills_by_bar = np.bincount(np.fromiter(indices, np.int64, len(indices)), minlength=n)
+    fills_by_bar = np.bincount(np.fromiter(map(_BAR, fills), np.int64, count), minlength=n)
     last = np.cumsum(fills_by_bar[:n])
     equity = cash_after[last]
     in_market = np.zeros(n, dtype=bool)
-    single = len(symbols) == 1
+    # The position after each fill in the fill's own symbol; another symbol's is its value at its last fill.
+    held_after = np.fromiter(map(float, map(_HELD_AFTER, fills)), float, count)
+    fill_symbols = np.array(list(map(_SYMBOL, fills)), dtype=object) if len(symbols) > 1 else None
     for symbol in symbols:
-        moves = [
-            (quantity if side == buy else -quantity) if single or fill_symbol == symbol else ZERO
-            for fill_symbol, side, quantity in zip(fill_symbols, sides, quantities, strict=True)
-        ]
-        held = np.fromiter(map(float, accumulate(moves, initial=ZERO)), float)[last]
-        equity += held * data[symbol].close
-        in_market |= held != 0
+        held = np.zeros(count + 1)
+        if fill_symbols is None:
+            held[1:] = held_after
+        else:
+            own = fill_symbols == symbol
+            # The position of the latest fill of this symbol at or before each fill (-1: none yet).
+            latest = np.maximum.accumulate(np.where(own, np.arange(count), -1))
+            held[1:] = np.where(latest >= 0, held_after[np.maximum(latest, 0)], 0.0)
+        held_by_bar = held[last]
+        equity += held_by_bar * data[symbol].close
+        in_market |= held_by_bar != 0
     return equity, in_market

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order, OrderUpdate
     from tradekit.plugin import Exchange
     from tradekit.sim import SimulatedVenue
+    from tradekit.sim.venue import UpdateRecord
 
 
 class Broker(Protocol):
@@ -33,8 +34,12 @@ class Broker(Protocol):
         """Ask for ``order`` to be cancelled."""
         ...
 
-    def poll_events(self) -> list[OrderUpdate | Fill]:
-        """What happened to orders since the last call, oldest first."""
+    def poll_events(self) -> list[OrderUpdate | Fill] | list[UpdateRecord | Fill]:
+        """What happened to orders since the last call, oldest first.
+
+        An update may come as its :data:`~tradekit.sim.venue.UpdateRecord`
+        tuple (the simulated venue's), which the engine reads the same way.
+        """
         ...
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -52,8 +57,9 @@ class SimulatedBroker:
     def __init__(self, venue: SimulatedVenue) -> None:
         self.venue = venue
         self.name = venue.name
-        # The venue's own method, not a wrapper around it: the engine drains events twice per order.
-        self.poll_events = venue.poll_events
+        # The venue's own method, not a wrapper around it: the engine drains events twice per order, and
+        # takes its updates as plain records (the engine reads their five values and drops them).
+        self.poll_events = venue.poll_records
 
     def submit(self, order: Order, now: datetime, market_price: Decimal | None) -> None:
         """Hand a copy to the venue: the engine's order changes only through events.

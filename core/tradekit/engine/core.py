@@ -73,8 +73,11 @@ class FillRecord:
 
 
 #: One fill as the log keeps it: (bar index, fill id, client order id, symbol, side, quantity, price, fee,
-#: fee currency, liquidity, timestamp), sides and liquidity as their string values.
-FillRow = tuple[int, str, str, str, str, Decimal, Decimal, Decimal, str, str, datetime]
+#: fee currency, liquidity, timestamp, quote cash after it, position in its symbol after it), sides and
+#: liquidity as their string values; the last two as the engine's ledger had them (None if not given).
+FillRow = tuple[int, str, str, str, str, Decimal, Decimal, Decimal, str, str, datetime, Decimal | None, Decimal | None]
+#: Where a FillRow holds the quote cash and the position after the fill.
+CASH_AFTER, HELD_AFTER = 11, 12
 
 
 class FillLog:
@@ -93,8 +96,11 @@ class FillLog:
     def __init__(self) -> None:
         self._rows: list[FillRow] = []
 
-    def append(self, index: int, fill: Fill) -> None:
-        """Keep ``fill``, which happened on bar ``index``."""
+    def append(self, index: int, fill: Fill, cash: Decimal | None = None, held: Decimal | None = None) -> None:
+        """Keep ``fill``, which happened on bar ``index``, with the quote ``cash`` and position ``held`` after it.
+
+        The equity curve is read off those two (:func:`tradekit.engine.backtest.equity_curve`).
+        """
         self._rows.append(
             (
                 index,
@@ -108,6 +114,8 @@ class FillLog:
                 fill.fee_currency,
                 _VALUE[fill.liquidity],
                 fill.timestamp,
+                cash,
+                held,
             )
         )
 
@@ -125,7 +133,8 @@ class FillLog:
         What :func:`tradekit.report.trades.trades_from_executions` reads, without building the fills.
         """
         buy = _BUY
-        for _index, _id, _order, symbol, side, quantity, price, fee, _currency, _liquidity, timestamp in self._rows:
+        for row in self._rows:
+            _index, _id, _order, symbol, side, quantity, price, fee, _currency, _liquidity, timestamp, _, _ = row
             yield symbol, side == buy, quantity, price, fee, timestamp
 
     def __len__(self) -> int:
@@ -150,7 +159,7 @@ class FillLog:
 
 
 def _fill(row: FillRow) -> Fill:
-    _index, fill_id, order_id, symbol, side, quantity, price, fee, fee_currency, liquidity, timestamp = row
+    _index, fill_id, order_id, symbol, side, quantity, price, fee, fee_currency, liquidity, timestamp, _, _ = row
     return checked_fill(
         fill_id, order_id, symbol, Side(side), quantity, price, fee, fee_currency, Liquidity(liquidity), timestamp
     )
@@ -353,14 +362,7 @@ class Engine:
             self.stats.errors += 1
             self.hooks.exchange_error(self.broker.name, "submit_order", error)
             reason = error.venue_message or str(error)
-            self._apply_update(
-                OrderUpdate(
-                    client_order_id=client_order_id,
-                    status=OrderStatus.REJECTED,
-                    timestamp=self.now,
-                    reason=reason,
-                )
-            )
+            self._apply_update(client_order_id, _REJECTED, self.now, None, reason)
             return client_order_id
         self.drain()
         return client_order_id
@@ -387,37 +389,51 @@ class Engine:
         if not events:
             return
         for event in events:
-            if isinstance(event, Fill):
+            if type(event) is tuple:
+                self._apply_update(*event)
+            elif isinstance(event, Fill):
                 self._apply_fill(event)
             else:
-                self._apply_update(event)
+                update: OrderUpdate = event  # type: ignore[assignment]  # the only other kind
+                self._apply_update(
+                    update.client_order_id, update.status, update.timestamp, update.exchange_order_id, update.reason
+                )
 
     def apply_update(self, update: OrderUpdate) -> None:
         """Apply one order update that did not come from the broker's events (e.g. settled on a restart)."""
-        self._apply_update(update)
+        self._apply_update(
+            update.client_order_id, update.status, update.timestamp, update.exchange_order_id, update.reason
+        )
 
-    def _apply_update(self, update: OrderUpdate) -> None:
-        order = self.orders.get(update.client_order_id)
+    def _apply_update(
+        self,
+        client_order_id: str,
+        status: OrderStatus,
+        timestamp: datetime,
+        exchange_order_id: str | None,
+        reason: str | None,
+    ) -> None:
+        """Apply an order update, given as its fields (an OrderUpdate's, or a venue's UpdateRecord)."""
+        order = self.orders.get(client_order_id)
         if order is None:
-            log.warning("update for an order this run did not send: %s", update.client_order_id)
+            log.warning("update for an order this run did not send: %s", client_order_id)
             return
-        status = update.status
         if status is _PARTIALLY_FILLED or status is _FILLED or status is order.status:
             # Fill states follow from fills (applied in _apply_fill), so a
             # venue that reports both never moves an order twice.
-            if update.exchange_order_id and not order.exchange_order_id:
-                order.__dict__["exchange_order_id"] = update.exchange_order_id
+            if exchange_order_id and not order.exchange_order_id:
+                order.__dict__["exchange_order_id"] = exchange_order_id
             return
         try:
-            previous = order.transition(status, at=update.timestamp, reason=update.reason)
+            previous = order.transition(status, at=timestamp, reason=reason)
         except InvalidTransitionError as error:
             self.stats.errors += 1
             log.error("%s", error)
             return
-        if update.exchange_order_id:
+        if exchange_order_id:
             # Into the instance dict, as Order.transition writes: pydantic's assignment hook costs a
             # microsecond and grows the order's fields-set.
-            order.__dict__["exchange_order_id"] = update.exchange_order_id
+            order.__dict__["exchange_order_id"] = exchange_order_id
         self._after_update(order, previous)
 
     def _apply_fill(self, fill: Fill) -> None:
@@ -444,15 +460,16 @@ class Engine:
             )
             previous = None
         ledger = self.ledger
-        ledger.book_fill(fill)
+        held = ledger.book_fill(fill)
         self.stats.fills += 1
-        self.fill_log.append(self.index, fill)
+        self.fill_log.append(self.index, fill, ledger.cash[self.quote_currency], held)
+        if self._recording:
+            # The recorder copies the figures it keeps at once: the ledger's own record does.
+            self.recorder.fill(fill, ledger.figures(fill.symbol))  # type: ignore[union-attr]  # set when recording
         observed = self._observed
-        # The position snapshot is built only for those who read it.
-        if self._recording or observed["tradekit_fill"] or observed["tradekit_notify"]:
+        # A position snapshot is built only for plugins that read one.
+        if observed["tradekit_fill"] or observed["tradekit_notify"]:
             position = ledger.position(fill.symbol)
-            if self._recording:
-                self.recorder.fill(fill, position)  # type: ignore[union-attr]  # set when recording
             if observed["tradekit_fill"]:
                 self.hooks.fill(fill, position)
             if observed["tradekit_notify"]:

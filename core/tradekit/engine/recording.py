@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tradekit.domain.orders import Fill, Order
-    from tradekit.domain.portfolio import Position
+    from tradekit.domain.portfolio import PositionFigures
     from tradekit.journal import Journal
     from tradekit.journal.bulk import FillRow, OrderState
 
@@ -35,8 +35,8 @@ class Recorder(Protocol):
         """``order`` reached a new state (or was created)."""
         ...
 
-    def fill(self, fill: Fill, position: Position) -> None:
-        """``fill`` happened; ``position`` is the position after it."""
+    def fill(self, fill: Fill, position: PositionFigures) -> None:
+        """``fill`` happened; ``position`` is the position after it (copy what is kept: it may change)."""
         ...
 
     def flush(self) -> None:
@@ -55,7 +55,7 @@ class DirectRecorder:
         """Record the order's snapshot and its new state."""
         self.journal.record_order(self.run_id, order)
 
-    def fill(self, fill: Fill, position: Position) -> None:
+    def fill(self, fill: Fill, position: PositionFigures) -> None:
         """Record the fill and the position after it."""
         self.journal.record_fill(self.run_id, fill)
         self.journal.record_position(self.run_id, position, fill.timestamp)
@@ -71,7 +71,7 @@ class NoRecorder:
     def order(self, order: Order) -> None:
         """Ignore the order state."""
 
-    def fill(self, fill: Fill, position: Position) -> None:
+    def fill(self, fill: Fill, position: PositionFigures) -> None:
         """Ignore the fill."""
 
     def flush(self) -> None:
@@ -139,7 +139,7 @@ class DeferredRecorder:
             if self._encoded >= self._hand_off_at:
                 self._hand_off()
 
-    def fill(self, fill: Fill, position: Position) -> None:
+    def fill(self, fill: Fill, position: PositionFigures) -> None:
         """Keep what the journal writes of the fill and of the position after it."""
         self._fills.append(self._fill_row(fill, position))
 

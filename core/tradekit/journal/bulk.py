@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from tradekit.domain.orders import Fill
-from tradekit.domain.portfolio import Position
+from tradekit.domain.portfolio import PositionFigures
 from tradekit.journal.codec import iso, utc
 from tradekit.journal.snapshots import encode_orders, holds_no_secret
 from tradekit.secrets import redact
@@ -50,11 +50,10 @@ OrderState = tuple[str, str, Decimal, str | None, datetime, bool]
 FillRow = tuple[str, str, str, str, Decimal, Decimal, Decimal, str, str, datetime, str, Decimal, Decimal, Decimal]
 
 
-def fill_row(fill: Fill, position: Position) -> FillRow:
-    """What the journal keeps of ``fill`` and of ``position``, the position after it."""
-    # Read from the instance dicts: both models are frozen and were validated when made.
+def fill_row(fill: Fill, position: PositionFigures) -> FillRow:
+    """What the journal keeps of ``fill`` and of ``position``, the position after it (copied now)."""
+    # The fill read from its instance dict: the model is frozen and was validated when made.
     f = fill.__dict__
-    p = position.__dict__
     moment = f["timestamp"]
     return (
         f["fill_id"],
@@ -67,10 +66,10 @@ def fill_row(fill: Fill, position: Position) -> FillRow:
         f["fee_currency"],
         f["liquidity"],
         moment if moment.tzinfo is UTC else utc(moment),
-        p["symbol"],
-        p["quantity"],
-        p["average_price"],
-        p["realized_pnl"],
+        position.symbol,
+        position.quantity,
+        position.average_price,
+        position.realized_pnl,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from tradekit.domain.events import NotifierEvent, RiskVerdict
 from tradekit.domain.orders import Fill, Order, OrderIntent
-from tradekit.domain.portfolio import Position
+from tradekit.domain.portfolio import PositionFigures
 from tradekit.domain.run import RunInfo, RunSummary
 from tradekit.errors import UserError
 from tradekit.journal.bulk import BulkBatch, write_batch
@@ -170,7 +170,7 @@ class Journal(JournalReader):
         self._write((_INSERT_FILL, _fill_row(self._known_run(run_id), fill)))
 
     @guarded("recording a position")
-    def record_position(self, run_id: str, position: Position, timestamp: datetime) -> None:
+    def record_position(self, run_id: str, position: PositionFigures, timestamp: datetime) -> None:
         """Add ``position`` as it stood at ``timestamp`` to the run's position history."""
         self._write((_INSERT_POSITION, _position_row(self._known_run(run_id), position, iso(timestamp))))
 
@@ -328,7 +328,7 @@ def _fill_row(run_id: str, fill: Fill) -> tuple[Any, ...]:
     )
 
 
-def _position_row(run_id: str, position: Position, timestamp: str) -> tuple[Any, ...]:
+def _position_row(run_id: str, position: PositionFigures, timestamp: str) -> tuple[Any, ...]:
     return (
         run_id,
         redact(position.symbol),

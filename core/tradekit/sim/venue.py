@@ -107,6 +107,10 @@ _FALLING = TriggerDirection.FALLING
 _TAKER, _MAKER = Liquidity.TAKER, Liquidity.MAKER
 _SPOT = InstrumentKind.SPOT
 
+#: An order update as the venue keeps it until polled: the fields of an OrderUpdate, in its order.
+UpdateRecord = tuple[str, OrderStatus, datetime, str | None, str | None]
+_UPDATE_FIELDS = ("client_order_id", "status", "timestamp", "exchange_order_id", "reason")
+
 # Updates are validated as the constructor would, without its Python wrapper, which costs more than the
 # validation itself; fills are assembled from checked values (tradekit.domain.orders.checked_fill).
 _validate_update = OrderUpdate.__pydantic_validator__.validate_python
@@ -199,7 +203,8 @@ class SimulatedVenue:
         # Open orders and the latest finished ones, for fetch_order, and every id ever used, to refuse a
         # reused one; open orders also sit in the account's book.
         self._orders = OrderMemory(keep_finished)
-        self._events: list[OrderUpdate | Fill] = []
+        # Updates are kept as UpdateRecord tuples until someone polls them (see poll_events).
+        self._events: list[UpdateRecord | Fill] = []
         self._sequence = 0
         # Per symbol: (highest level woken from above, lowest woken from below, something due at the open),
         # kept until that symbol's book changes, so an idle bar costs two float comparisons.
@@ -380,6 +385,19 @@ class SimulatedVenue:
 
     def poll_events(self) -> list[OrderUpdate | Fill]:
         """Every event since the last call, oldest first; the venue forgets them."""
+        events, self._events = self._events, []
+        return [
+            event if isinstance(event, Fill) else _validate_update(dict(zip(_UPDATE_FIELDS, event, strict=True)))
+            for event in events
+        ]
+
+    def poll_records(self) -> list[UpdateRecord | Fill]:
+        """:meth:`poll_events` with each update as its :data:`UpdateRecord` tuple, for the engine.
+
+        The engine applies an update's five values and drops it; making an
+        ``OrderUpdate`` of each (two per order) would cost more than the engine's
+        work with it. Fills are the same :class:`Fill` objects.
+        """
         events, self._events = self._events, []
         return events
 
@@ -637,17 +655,8 @@ class SimulatedVenue:
 
     # -- lifecycle events ---------------------------------------------------------------------
 
-    def _update(self, order: Order, now: datetime, reason: str | None = None) -> OrderUpdate:
-        update: OrderUpdate = _validate_update(
-            {
-                "client_order_id": order.client_order_id,
-                "status": order.status,
-                "timestamp": now,
-                "exchange_order_id": order.exchange_order_id,
-                "reason": reason,
-            }
-        )
-        return update
+    def _update(self, order: Order, now: datetime, reason: str | None = None) -> UpdateRecord:
+        return (order.client_order_id, order.status, now, order.exchange_order_id, reason)
 
     def _reject(self, order: Order, now: datetime, reason: str) -> None:
         order.transition(_REJECTED, at=now, reason=reason)
