@@ -34,6 +34,7 @@ class Bar(BaseModel):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_from_timestamp = datetime.fromtimestamp
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -42,6 +43,10 @@ def ns_to_datetime(ns: int) -> datetime:
     Integer arithmetic: exact for any timestamp, where seconds as a float lose the microseconds of
     today's dates, and faster.
     """
+    seconds, rest = divmod(ns, 1_000_000_000)
+    if not rest and seconds >= 0:
+        # Bars open on whole seconds: the C constructor, at half the cost of the sum below.
+        return _from_timestamp(seconds, UTC)
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 

@@ -11,6 +11,7 @@ the end would cost memory in proportion to the run's length.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -73,6 +74,9 @@ class NoRecorder:
 
     def fill(self, fill: Fill, position: PositionFigures) -> None:
         """Ignore the fill."""
+
+    def send(self) -> None:
+        """Nothing to hand over."""
 
     def flush(self) -> None:
         """Nothing to write."""
@@ -142,6 +146,19 @@ class DeferredRecorder:
     def fill(self, fill: Fill, position: PositionFigures) -> None:
         """Keep what the journal writes of the fill and of the position after it."""
         self._fills.append(self._fill_row(fill, position))
+
+    def send(self) -> None:
+        """Hand what was captured to the writer and return while it is written; :meth:`flush` waits.
+
+        The end of a backtest sends its last batch, builds its report, then
+        flushes: the two overlap. Raises as :meth:`flush` does.
+        """
+        try:
+            self._hand_off()
+        except BaseException:
+            with contextlib.suppress(BaseException):  # the error is the one being raised
+                self._writer.close()
+            raise
 
     def flush(self) -> None:
         """Write what was captured and wait until all of it is committed.

@@ -258,19 +258,23 @@ def run_backtest(
             journal.finish_run(run.run_id, failed)
             plugins.close()
             raise
-        recorder.flush()
-        # Rebuilding the trades allocates as much as the loop did, and is spared the collector the same way.
-        with fewer_collections():
-            strategy_report = plugins.strategy.report()
-            trades = trades_from_executions(outcome.fill_log.executions())
-            stats = compute_stats(
-                first.timestamps,
-                outcome.equity,
-                trades=trades,
-                fees_paid=outcome.fees_paid,
-                in_market=outcome.in_market,
-                close=first.close,
-            )
+        # The last batch is written while the report is built; flushed (waited for) before the run ends.
+        recorder.send()
+        try:
+            # Rebuilding the trades allocates as much as the loop did, and is spared the collector the same way.
+            with fewer_collections():
+                strategy_report = plugins.strategy.report()
+                trades = trades_from_executions(outcome.fill_log.executions())
+                stats = compute_stats(
+                    first.timestamps,
+                    outcome.equity,
+                    trades=trades,
+                    fees_paid=outcome.fees_paid,
+                    in_market=outcome.in_market,
+                    close=first.close,
+                )
+        finally:
+            recorder.flush()  # every order is in the journal before anyone hears the run ended
         summary = RunSummary(
             run_id=run.run_id,
             reason=reason,
