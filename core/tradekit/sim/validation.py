@@ -74,10 +74,11 @@ def arrival_problem(account: Account, order: Order, instrument: Instrument, refe
         return f"post-only {order.side.value} at {order.price} would take liquidity: the market is at {reference}"
     if order.reduce_only:
         held = account.ledger.quantity(order.symbol)
-        action = f"reduce-only {order.side.value} of {order.quantity} {order.symbol}"
-        if held == 0:
-            return f"{action}: there is no position to reduce"
-        if (held > 0) if order.side is _BUY else (held < 0):
+        if not held or ((held > 0) if order.side is _BUY else (held < 0)):
+            # The reason is written only for an order refused: every exit of a backtest passes here.
+            action = f"reduce-only {order.side.value} of {order.quantity} {order.symbol}"
+            if not held:
+                return f"{action}: there is no position to reduce"
             side = "long" if held > 0 else "short"
             return f"{action} would increase the {side} position of {held}"
     return funds_problem(account, order, instrument, price, reference)
