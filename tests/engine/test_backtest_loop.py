@@ -483,9 +483,7 @@ class Alternator(Strategy):
             ctx.submit(OrderIntent(symbol=symbol, side=Side.SELL, quantity=ctx.position(symbol)))
 
 
-def test_the_equity_curve_of_two_symbols_marks_each_position_at_its_own_close(
-    make_rig: Any, random_walk: Any
-) -> None:
+def test_the_equity_curve_of_two_symbols_marks_each_position_at_its_own_close(make_rig: Any, random_walk: Any) -> None:
     symbols = ("BTC/USDT", "ETH/USDT")
     data = {symbol: random_walk(600, seed=seed, symbol=symbol) for seed, symbol in enumerate(symbols, start=3)}
     outcome = make_rig(symbols, taker="0.001").run(Alternator(name="alternator"), data)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from tradekit.domain.orders import Fill, Liquidity, Side
-from tradekit.engine.core import FillLog, FillRecord
+from tradekit.engine.fill_log import FillLog, FillRecord
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

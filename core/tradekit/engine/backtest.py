@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 from tradekit.domain.bars import BarSeries, ns_to_datetime
 from tradekit.domain.orders import Fill
 from tradekit.engine.context import EngineContext
-from tradekit.engine.core import CASH_AFTER, HELD_AFTER, Engine, FillLog
+from tradekit.engine.core import Engine
+from tradekit.engine.fill_log import CASH_AFTER, HELD_AFTER, FillLog
 from tradekit.sim.pricing import first_reach_index
 
 if TYPE_CHECKING:
