@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -360,16 +361,54 @@ def test_an_order_snapshot_is_the_text_model_json_writes(tmp_path: Path) -> None
     nul = plain.model_copy(update={"client_order_id": "f", "reason": "\x00"})
     batches = ([plain], [plain, secret], [plain, elsewhere, quoted], [quoted, naive, secret], [plain, secret, nul])
     for number, orders in enumerate(batches):
-        path = tmp_path / f"{number}.sqlite"
-        run = RunInfo(run_id=RUN_ID, mode=RunMode.BACKTEST, exchange="paper", strategies=(), symbols=(SYMBOL,))
-        with Journal(path, durable=False) as journal:
-            journal.start_run(run, config={})
-            recorder = DeferredRecorder(journal, RUN_ID)
-            for order in orders:
-                recorder.order(order)
-            recorder.flush()
-        written = [row[9] for row in table_rows(path)["orders"]]
+        written = snapshots_written(tmp_path / f"{number}.sqlite", orders)
         assert written == [model_json(order) for order in orders], orders
+
+
+def snapshots_written(path: Path, orders: list[Order]) -> list[str]:
+    """The snapshots a backtest's recorder writes of ``orders`` into a new journal at ``path``."""
+    run = RunInfo(run_id=RUN_ID, mode=RunMode.BACKTEST, exchange="paper", strategies=(), symbols=(SYMBOL,))
+    with Journal(path, durable=False) as journal:
+        journal.start_run(run, config={})
+        recorder = DeferredRecorder(journal, RUN_ID)
+        for order in orders:
+            recorder.order(order)
+        recorder.flush()
+    return [row[9] for row in table_rows(path)["orders"]]
+
+
+def odd(client_order_id: str, field: str, value: Any) -> Order:
+    """An order whose instance dict holds ``value`` under ``field``, as code that bypasses validation may leave it."""
+    order = Order(
+        client_order_id=client_order_id, symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET, quantity=D("1.5")
+    )
+    order.__dict__[field] = value
+    return order
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quantity", 1.5),  # a float where a Decimal belongs
+        ("quantity", 2),  # an int
+        ("tag", OrderStatus.NEW),  # an enum member in a text field
+        ("tag", b"bytes"),
+        ("post_only", 1),  # an int in a bool field
+        ("reason", D("3")),
+        ("extra", "not a field"),  # a key the model does not have
+    ],
+)
+def test_an_order_holding_a_value_of_another_type_is_written_as_model_json_writes_it(
+    tmp_path: Path, field: str, value: Any
+) -> None:
+    """msgspec writes a batch of snapshots only when pydantic would write each value alike (see snapshots.py)."""
+    plain = odd("plain", "tag", "")
+    unusual = odd("unusual", field, value)
+    with warnings.catch_warnings():
+        # pydantic warns that it writes a value of an unexpected type: what the test is about.
+        warnings.simplefilter("ignore", UserWarning)
+        expected = [model_json(plain), model_json(unusual)]
+        assert snapshots_written(tmp_path / "journal.sqlite", [plain, unusual]) == expected
 
 
 def test_a_secret_written_escaped_in_json_is_redacted_from_every_text(journals: Any) -> None:

@@ -4,9 +4,10 @@ A backtest records an order state, a fill and a position every few
 microseconds. Binding each row to SQLite from Python would cost about as much
 as the backtest itself, so a batch travels as JSON instead: the engine's thread
 captures each record as a small tuple (:data:`OrderState`, :data:`FillRow`),
-pydantic-core encodes each kind into a JSON array in one call
-(:func:`encode_batch`), and :func:`write_batch` inserts the whole batch with a
-single ``INSERT`` whose trigger reads those arrays with ``json_each``. SQLite
+msgspec encodes a few hundred of each kind into a JSON array in one call
+(:func:`encode_records`, :func:`~tradekit.journal.codec.plain_json`), and
+:func:`write_batch` inserts the whole batch with a single ``INSERT`` whose
+trigger reads those arrays with ``json_each``. SQLite
 releases the GIL for the whole of that statement, so a
 :class:`~tradekit.journal.writer.BackgroundWriter` runs it on a second thread
 while the backtest goes on.
@@ -23,20 +24,19 @@ pydantic's UTC form, which SQL turns into :func:`~tradekit.journal.codec.iso`'s.
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from tradekit.domain.orders import Fill
 from tradekit.domain.portfolio import PositionFigures
-from tradekit.journal.codec import iso, utc
+from tradekit.journal.codec import iso, plain_json, utc
 from tradekit.journal.snapshots import encode_orders, holds_no_secret
 from tradekit.secrets import redact
 
@@ -92,8 +92,7 @@ class BulkBatch:
 
 def encode_records(states: list[OrderState], fills: list[FillRow]) -> tuple[bytes, bytes]:
     """``states`` and ``fills`` as JSON arrays, in order, every string redacted."""
-    states_json, fills_json = _encoders()
-    return _redacted_json(states_json, states, _STATE_TEXTS), _redacted_json(fills_json, fills, _FILL_TEXTS)
+    return _redacted_json(states, _STATE_TEXTS), _redacted_json(fills, _FILL_TEXTS)
 
 
 def encode_batch(states: Sequence[bytes], orders: Iterable[BaseModel], fills: Sequence[bytes]) -> BulkBatch:
@@ -111,9 +110,9 @@ def _joined(arrays: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(array[1:-1] for array in arrays if array != b"[]") + b"]"
 
 
-def _redacted_json(dump: Callable[[list[Any]], bytes], rows: list[Any], texts: tuple[int, ...]) -> bytes:
-    """``dump(rows)``, the strings at positions ``texts`` of each row redacted."""
-    encoded = dump(rows)
+def _redacted_json(rows: list[Any], texts: tuple[int, ...]) -> bytes:
+    """``rows`` as a JSON array, the strings at positions ``texts`` of each row redacted."""
+    encoded = plain_json(rows)
     if holds_no_secret(encoded):
         return encoded
     redacted = []
@@ -123,14 +122,7 @@ def _redacted_json(dump: Callable[[list[Any]], bytes], rows: list[Any], texts: t
             if values[position] is not None:
                 values[position] = redact(values[position])
         redacted.append(tuple(values))
-    return dump(redacted)
-
-
-@functools.cache
-def _encoders() -> tuple[Callable[[list[OrderState]], bytes], Callable[[list[FillRow]], bytes]]:
-    # Typed, so pydantic-core writes each value as declared (an enum member as its string, a Decimal
-    # as str() of it, a UTC time as "...Z") without inspecting it: ten times faster than inferring.
-    return TypeAdapter(list[OrderState]).dump_json, TypeAdapter(list[FillRow]).dump_json
+    return plain_json(redacted)
 
 
 def write_batch(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -> None:
