@@ -130,11 +130,16 @@ def build_rig(
     volume_limit: Decimal | None = None,
     journal: Any = None,
     run_id: str = RUN_ID,
+    keep_finished: int | None = None,
 ) -> Rig:
     """An engine on a fresh simulated venue; ``plugins`` are registered on the hooks in this order."""
     instruments = {symbol: instrument_for(symbol) for symbol in symbols}
     venue = SimulatedVenue(
-        instruments, {"USDT": D(cash)}, FeeSchedule(maker=D(maker), taker=D(taker)), volume_limit=volume_limit
+        instruments,
+        {"USDT": D(cash)},
+        FeeSchedule(maker=D(maker), taker=D(taker)),
+        volume_limit=volume_limit,
+        keep_finished=keep_finished,
     )
     pm = new_plugin_manager()
     for plugin in plugins:
@@ -158,6 +163,7 @@ def build_rig(
         quote_currency="USDT",
         cash=D(cash),
         journal=journal,
+        keep_finished=keep_finished,
     )
     return Rig(engine, venue)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tradekit.domain.bars import BarSeries
-from tradekit.domain.orders import Fill, OrderIntent, OrderType, Side, TriggerDirection
+from tradekit.domain.orders import Fill, Order, OrderIntent, OrderType, Side, TriggerDirection
 from tradekit.journal import Journal
 from tradekit.plugin import Strategy, StrategyContext
 from tradekit.registry import Registry
@@ -367,8 +367,8 @@ def test_a_backtest_journals_every_order_at_its_end_unless_asked_not_to(tmp_path
 def test_a_long_backtest_journals_in_batches_and_forgets_finished_orders_without_losing_any(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Written a few order states at a time and keeping two finished orders, the journal still has them all."""
-    import tradekit.domain.order_memory as order_memory
+    """Written a few order states at a time and keeping one finished order, the journal still has them all."""
+    import tradekit.engine.backtest as backtest_loop
     import tradekit.engine.recording as recording
     from tradekit.journal import Journal
     from tradekit.registry import Registry
@@ -395,7 +395,7 @@ def test_a_long_backtest_journals_in_batches_and_forgets_finished_orders_without
 
     reference, ref_orders, ref_histories, ref_fills = backtest("whole")
     monkeypatch.setattr(recording, "DEFERRED_BATCH", 7)
-    monkeypatch.setattr(order_memory, "DEFAULT_KEEP_FINISHED", 2)
+    monkeypatch.setattr(backtest_loop, "BACKTEST_KEEP_FINISHED", 1)
     batched, orders, histories, fills = backtest("batched")
     assert reference.engine_stats.orders > 20
     assert len(orders) == len(ref_orders) == batched.engine_stats.orders
@@ -503,3 +503,45 @@ def test_the_equity_curve_of_two_symbols_marks_each_position_at_its_own_close(ma
     assert np.allclose(outcome.equity, expected, rtol=0, atol=1e-6)
     assert outcome.in_market.tolist() == exposed
     assert exposed.count(True) > 100
+
+
+class Staircase(Strategy):
+    """On the first bar: ``count`` buy limits one tick apart below the market, and a sell limit above."""
+
+    count = 100
+
+    def __init__(self) -> None:
+        super().__init__(name="staircase")
+        self.updates: list[tuple[str, str]] = []
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        if ctx.index:
+            return
+        for step in range(self.count):
+            price = D("99.00") - D("0.01") * step
+            ctx.submit(OrderIntent(symbol=SYMBOL, side=Side.BUY, quantity=D("0.01"), type=OrderType.LIMIT, price=price))
+
+    def on_order_update(self, ctx: StrategyContext, order: Order) -> None:
+        self.updates.append((order.client_order_id, order.status.value))
+
+
+def test_orders_filled_together_are_all_booked_by_an_engine_that_keeps_one_finished_order(
+    make_rig: Any, make_bars: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backtest keeps few finished orders (BACKTEST_KEEP_FINISHED): events drained with its last still find one."""
+    # Bar 1 falls through every level at once: a hundred orders fill in one walk of the venue.
+    bars = make_bars([100.0, 90.0, 91.0], low=[100.0, 90.0, 91.0], high=[100.0, 100.0, 91.0])
+    lean, whole = make_rig(keep_finished=1), make_rig()
+    outcomes = []
+    for rig in (lean, whole):
+        strategy = Staircase()
+        with caplog.at_level("WARNING", logger="tradekit.engine"):
+            outcome = rig.run(strategy, {SYMBOL: bars}, skip_idle_bars=False)
+        outcomes.append((outcome, strategy.updates, rig.engine.stats))
+    assert caplog.records == []  # no update or fill for an order the engine forgot
+    (lean_outcome, lean_updates, lean_stats), (outcome, updates, stats) = outcomes
+    assert lean_stats.fills == stats.fills == Staircase.count and lean_stats.errors == stats.errors == 0
+    assert [fill.client_order_id for fill in lean_outcome.fills] == [fill.client_order_id for fill in outcome.fills]
+    assert lean_updates == updates and sum(status == "filled" for _, status in updates) == Staircase.count
+    assert lean.engine.ledger.quantity(SYMBOL) == D("1.00")
+    assert len(lean.engine.orders) == 1 and len(whole.engine.orders) == Staircase.count

@@ -171,7 +171,7 @@ def run_backtest(
     ``data_paths``, else from the exchange's history (paper: its simulated market).
     """
     from tradekit.control import RunControl
-    from tradekit.engine.backtest import fewer_collections
+    from tradekit.engine.backtest import BACKTEST_KEEP_FINISHED, fewer_collections
     from tradekit.engine.backtest import run_backtest as loop
     from tradekit.engine.brokers import SimulatedBroker
     from tradekit.engine.core import Engine
@@ -187,7 +187,7 @@ def run_backtest(
     plugins.exchange.use_data(data)
     instruments = plugins.exchange.instruments(tuple(data))
     quote = quote_of(instruments)
-    venue = simulated_venue(settings, plugins.exchange, instruments, quote)
+    venue = simulated_venue(settings, plugins.exchange, instruments, quote, keep_finished=BACKTEST_KEEP_FINISHED)
     run = RunInfo(
         run_id=new_run_id(),
         mode=RunMode.BACKTEST,
@@ -213,6 +213,7 @@ def run_backtest(
             cash=settings.backtest.cash,
             journal=journal,
             recorder=recorder,
+            keep_finished=BACKTEST_KEEP_FINISHED,
         )
         engine.now = first.datetime_at(0)
         # Plugins may emit events and read bars through it; a backtest takes no stop requests.

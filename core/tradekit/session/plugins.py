@@ -167,10 +167,12 @@ def simulated_venue(
     quote: str,
     *,
     cash: Decimal | None = None,
+    keep_finished: int | None = None,
 ) -> SimulatedVenue:
     """The simulated venue a backtest or dry run fills on, with the exchange's (or the configured) fees.
 
-    It starts with ``cash`` (default: ``backtest.cash``; a resumed run passes what it started with).
+    It starts with ``cash`` (default: ``backtest.cash``; a resumed run passes what it started with) and
+    keeps ``keep_finished`` finished orders for lookups (default: the venue's).
     """
     from tradekit.sim import BasisPointSlippage, FeeSchedule, NoSlippage, SimulatedVenue
 
@@ -186,4 +188,5 @@ def simulated_venue(
         FeeSchedule(maker=maker, taker=taker),
         slippage,
         name=f"{exchange.name} (simulated)",
+        keep_finished=keep_finished,
     )
