@@ -17,6 +17,7 @@ from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Fill, Side
 
 ZERO = Decimal(0)
+_ONE, _MINUS_ONE = Decimal(1), Decimal(-1)
 _BUY = Side.BUY
 
 
@@ -129,18 +130,21 @@ class Ledger:
             state = self._positions[symbol] = _PositionState(symbol)
         before = state.quantity
         after = before + signed
+        # Compared with and multiplied by Decimals, not ints: each int is made a Decimal first, every time.
         if not before:
             state.average_price = price  # opening: what the average below gives, without a division
-        elif (before > 0) == (signed > 0):
+        elif (before > ZERO) == (signed > ZERO):
             # Adding: the average entry moves.
             state.average_price = (state.average_price * abs(before) + price * quantity) / abs(after)
         else:
-            closed = min(abs(signed), abs(before))
-            direction = 1 if before > 0 else -1
+            closing = abs(signed)
+            held = abs(before)
+            closed = held if held < closing else closing  # min(closing, held), without the call
+            direction = _ONE if before > ZERO else _MINUS_ONE
             state.realized_pnl += (price - state.average_price) * closed * direction
             if not after:
                 state.average_price = ZERO
-            elif (after > 0) != (before > 0):
+            elif (after > ZERO) != (before > ZERO):
                 # Flipped through zero: what is left was opened at this fill's price.
                 state.average_price = price
         state.quantity = after
