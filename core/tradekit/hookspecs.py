@@ -83,7 +83,9 @@ def tradekit_market_data_status(symbol: str, status: str, detail: str) -> None:
 
     ``status`` is one of ``"connected"``, ``"disconnected"``, ``"reconnected"``,
     ``"gap"`` (bars are missing between two received ones) or ``"stale"``;
-    ``detail`` says more in words. Never called per bar.
+    ``detail`` says more in words. Never called per bar. The dry-run and live
+    loop (``tradekit run``) fires it once per change of a symbol's feed;
+    backtests never do.
 
     Results: none. Fail open.
 

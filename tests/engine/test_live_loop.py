@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tradekit.domain.bars import BarSeries
+from tradekit.domain.events import EventKind, NotifierEvent
 from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, OrderUpdate, Side
 from tradekit.domain.portfolio import Balance
@@ -171,17 +172,12 @@ class ErrorWatcher(Plugin):
         self.errors.append((exchange, operation, type(error).__name__))
 
 
-def trade_live(
-    plan: list[str], *, resend_attempts: int = 2, max_bars: int = 5
-) -> tuple[ScriptedExchange, Trader, Engine, ErrorWatcher]:
-    """The live loop with an ExchangeBroker on a ScriptedExchange whose first submission follows ``plan``."""
-    exchange = ScriptedExchange()
-    exchange.plan = list(plan)
-    strategy = Trader()
-    watcher = ErrorWatcher()
+def live_engine(exchange: ScriptedExchange, *plugins: Plugin, resend_attempts: int = 2) -> Engine:
+    """An engine that sends its orders to ``exchange`` (an ExchangeBroker), ``plugins`` on its hooks."""
     pm = new_plugin_manager()
-    pm.register(watcher, name=watcher.name)
-    engine = Engine(
+    for plugin in plugins:
+        pm.register(plugin, name=plugin.name)
+    return Engine(
         run=RunInfo(
             run_id=RUN_ID, mode=RunMode.LIVE, exchange=exchange.name, strategies=("trader",), symbols=(SYMBOL,)
         ),
@@ -191,6 +187,17 @@ def trade_live(
         quote_currency="USDT",
         cash=exchange.balances()["USDT"].total,
     )
+
+
+def trade_live(
+    plan: list[str], *, resend_attempts: int = 2, max_bars: int = 5
+) -> tuple[ScriptedExchange, Trader, Engine, ErrorWatcher]:
+    """The live loop with an ExchangeBroker on a ScriptedExchange whose first submission follows ``plan``."""
+    exchange = ScriptedExchange()
+    exchange.plan = list(plan)
+    strategy = Trader()
+    watcher = ErrorWatcher()
+    engine = live_engine(exchange, watcher, resend_attempts=resend_attempts)
     reason = run_live(engine, exchange, strategy, (SYMBOL,), "1m", venue=None, poll_interval=0, max_bars=max_bars)
     assert reason == f"reached --max-bars {max_bars}"
     return exchange, strategy, engine, watcher
@@ -325,3 +332,115 @@ def test_live_on_a_simulated_exchange_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"exchange paper is simulated; --live needs a real exchange"):
         prepare_live(settings, Registry(), origin="test", live=True)
     assert not (tmp_path / "journal.sqlite3").exists()
+
+
+# --- market data status ---------------------------------------------------------------------------
+
+
+class FeedWatcher(Plugin):
+    """Hears the market data's changes of state, through the hook and as notifier events."""
+
+    def __init__(self) -> None:
+        super().__init__(name="feed_watcher")
+        self.statuses: list[tuple[str, str, str]] = []
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    @hookimpl
+    def tradekit_market_data_status(self, symbol: str, status: str, detail: str) -> None:
+        self.statuses.append((symbol, status, detail))
+
+    @hookimpl
+    def tradekit_notify(self, event: NotifierEvent) -> None:
+        if event.kind == EventKind.MARKET_DATA:
+            self.events.append((event.kind, event.severity.value, dict(event.data)))
+
+
+class MoodyExchange(ScriptedExchange):
+    """A ScriptedExchange whose fetches, counted from 1, fail (``failing``) or bring no new bar (``holding``)."""
+
+    failing: ClassVar[frozenset[int]] = frozenset()
+    holding: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self, settings: Any = None, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name)
+        self.fetches = 0
+
+    def fetch_bars(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int | None = None
+    ) -> BarSeries:
+        self.fetches += 1
+        if self.fetches in self.failing:
+            raise ExchangeUnavailable("connection reset by peer")
+        if self.fetches in self.holding:
+            start = 0 if limit is None else max(0, self.revealed - limit)
+            return self.bars.slice(start, self.revealed)
+        return super().fetch_bars(symbol, timeframe, since=since, limit=limit)
+
+
+def watch_feed(exchange: MoodyExchange, **options: Any) -> FeedWatcher:
+    """Run the live loop for 6 new bars on ``exchange`` and return what was told of its market data."""
+    watcher = FeedWatcher()
+    engine = live_engine(exchange, watcher)
+    reason = run_live(engine, exchange, Trader(), (SYMBOL,), "1m", venue=None, poll_interval=0, max_bars=6, **options)
+    assert reason == "reached --max-bars 6"
+    return watcher
+
+
+def test_a_feed_that_fails_is_told_disconnected_then_reconnected_once_each() -> None:
+    class Failing(MoodyExchange):
+        failing = frozenset({3, 4})
+
+    watcher = watch_feed(Failing())
+    assert [(symbol, status) for symbol, status, _ in watcher.statuses] == [
+        (SYMBOL, "connected"),
+        (SYMBOL, "disconnected"),
+        (SYMBOL, "reconnected"),
+    ]
+    assert "connection reset by peer" in watcher.statuses[1][2]
+    assert "after 2 failed fetch(es)" in watcher.statuses[2][2]
+    # Notifiers hear it too, warnings for what needs attention.
+    assert [(kind, severity, data["status"]) for kind, severity, data in watcher.events] == [
+        ("market_data", "info", "connected"),
+        ("market_data", "warning", "disconnected"),
+        ("market_data", "info", "reconnected"),
+    ]
+
+
+def test_missing_bars_are_told_as_a_gap_with_how_many_and_where() -> None:
+    bars = walk(14)
+    # Two minutes never come: the bar after 07:00 opens at 07:03.
+    holed = bars.slice(0, 8)
+    later = bars.slice(10, 14)
+    joined = BarSeries(
+        symbol=SYMBOL,
+        timeframe="1m",
+        timestamps=np.concatenate([holed.timestamps, later.timestamps]),
+        open=np.concatenate([holed.open, later.open]),
+        high=np.concatenate([holed.high, later.high]),
+        low=np.concatenate([holed.low, later.low]),
+        close=np.concatenate([holed.close, later.close]),
+        volume=np.concatenate([holed.volume, later.volume]),
+    )
+
+    class Holed(MoodyExchange):
+        pass
+
+    Holed.bars = joined
+    watcher = watch_feed(Holed())
+    gaps = [detail for _, status, detail in watcher.statuses if status == "gap"]
+    assert gaps == ["2 bar(s) missing, the first between 2024-01-01 00:07:00+00:00 and 2024-01-01 00:10:00+00:00"]
+    assert [status for _, status, _ in watcher.statuses] == ["connected", "gap"]
+
+
+def test_a_feed_without_new_bars_is_told_stale_once_and_reconnected_when_they_come() -> None:
+    class Holding(MoodyExchange):
+        holding = frozenset({4, 5, 6})
+
+    watcher = watch_feed(Holding(), stale_after=0.0)
+    assert [status for _, status, _ in watcher.statuses] == ["connected", "stale", "reconnected"]
+    assert watcher.statuses[1][2].startswith("no new bar from scripted for")
+
+
+def test_a_steady_feed_is_told_connected_and_nothing_more() -> None:
+    watcher = watch_feed(MoodyExchange())
+    assert [status for _, status, _ in watcher.statuses] == ["connected"]

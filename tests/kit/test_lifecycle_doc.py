@@ -30,7 +30,7 @@ from tradekit.settings import load_settings
 
 LIFECYCLE = Path(__file__).resolve().parents[2] / "docs" / "plugins" / "lifecycle.md"
 HOOKS = [name for name, value in vars(hookspecs).items() if name.startswith("tradekit_") and inspect.isfunction(value)]
-NOT_FIRED = ("tradekit_market_data_status", "tradekit_model_loaded")
+NOT_FIRED = ("tradekit_model_loaded",)
 # The part of a call the diagram names in brackets: an event's kind, an order's status.
 TAGGED = {"tradekit_notify", "tradekit_order_updated", "tradekit_order_submitted"}
 

@@ -65,6 +65,8 @@ class EventKind(StrEnum):
     RISK_REJECTED = "risk_rejected"
     ERROR = "error"
     DAILY_SUMMARY = "daily_summary"
+    #: A symbol's market data changed state (see ``tradekit_market_data_status``).
+    MARKET_DATA = "market_data"
 
 
 class Severity(StrEnum):

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from tradekit.data.timeframes import timeframe_to_ns
 from tradekit.domain.bars import BarSeries, datetime_to_ns, ns_to_datetime
+from tradekit.domain.events import EventKind, Severity
 from tradekit.engine.context import EngineContext
 from tradekit.errors import ExchangeError
 
@@ -91,6 +93,121 @@ class GrowingSeries:
         )
 
 
+#: A feed that brings no new bar for this many bar lengths (and at least a minute) is reported stale.
+STALE_AFTER_BARS = 3
+
+_SEVERITIES = {
+    "connected": Severity.INFO,
+    "reconnected": Severity.INFO,
+    "disconnected": Severity.WARNING,
+    "gap": Severity.WARNING,
+    "stale": Severity.WARNING,
+}
+
+
+class MarketDataWatch:
+    """Tells plugins when the market data of a symbol changes state, never per bar.
+
+    Each change goes to the ``tradekit_market_data_status`` hook and, as a
+    ``market_data`` event, to the notifiers and the journal:
+
+    * ``connected``: the first bars arrived;
+    * ``disconnected``: fetching bars failed (the loop retries with backoff);
+    * ``reconnected``: bars arrive again after a failure or a stale spell;
+    * ``gap``: bars are missing between two received ones (told for every gap);
+    * ``stale``: no new bar for ``stale_after`` seconds of the ``clock`` (by default
+      :data:`STALE_AFTER_BARS` bar lengths, at least a minute).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        exchange: str,
+        symbols: tuple[str, ...],
+        timeframe: str,
+        *,
+        stale_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.exchange = exchange
+        self.symbols = symbols
+        self.bar_ns = timeframe_to_ns(timeframe)
+        self.stale_after = stale_after if stale_after is not None else max(60.0, STALE_AFTER_BARS * self.bar_ns / 1e9)
+        self.clock = clock
+        self.status: dict[str, str | None] = dict.fromkeys(symbols)
+        self._last_new = dict.fromkeys(symbols, clock())
+        self._failures = 0
+
+    def fetch_failed(self, error: ExchangeError, retry_in: float | None) -> None:
+        """Fetching bars failed; ``retry_in`` seconds until the next try (None: the run stops)."""
+        self._failures += 1
+        then = f"retrying in {retry_in:.1f} s" if retry_in is not None else "the run stops"
+        for symbol in self.symbols:
+            if self.status[symbol] != "disconnected":
+                self._tell(symbol, "disconnected", f"fetching bars from {self.exchange} failed ({error}); {then}")
+
+    def fetched(self) -> None:
+        """Fetching bars worked."""
+        for symbol in self.symbols:
+            if self.status[symbol] is None:
+                self._tell(symbol, "connected", f"receiving bars from {self.exchange}")
+            elif self.status[symbol] == "disconnected":
+                self._tell(
+                    symbol, "reconnected", f"bars from {self.exchange} again after {self._failures} failed fetch(es)"
+                )
+        self._failures = 0
+
+    def new_bars(self, symbol: str, previous: int | None, timestamps: np.ndarray) -> None:
+        """``timestamps`` (open times, in order) arrived for ``symbol``; ``previous`` is the last bar before them."""
+        if not len(timestamps):
+            return
+        self._last_new[symbol] = self.clock()
+        if self.status[symbol] == "stale":
+            self._tell(symbol, "reconnected", f"a new bar from {self.exchange} at {ns_to_datetime(int(timestamps[0]))}")
+        times = timestamps if previous is None else np.concatenate(([previous], timestamps))
+        # Bars of whole calendar months differ in length: a step shorter than two bars misses none.
+        missing = np.diff(times) // self.bar_ns - 1
+        gaps = np.flatnonzero(missing > 0)
+        if len(gaps):
+            first = int(gaps[0])
+            self._tell(
+                symbol,
+                "gap",
+                f"{int(missing[gaps].sum())} bar(s) missing, the first between "
+                f"{ns_to_datetime(int(times[first]))} and {ns_to_datetime(int(times[first + 1]))}",
+            )
+
+    def idle(self) -> None:
+        """No new bar came on this poll: a symbol without one for ``stale_after`` seconds is stale."""
+        now = self.clock()
+        for symbol in self.symbols:
+            if (
+                self.status[symbol] not in ("stale", "disconnected")
+                and now - self._last_new[symbol] >= self.stale_after
+            ):
+                self._tell(symbol, "stale", f"no new bar from {self.exchange} for {now - self._last_new[symbol]:.0f} s")
+
+    def _tell(self, symbol: str, status: str, detail: str) -> None:
+        if status != "gap":
+            self.status[symbol] = status
+        severity = _SEVERITIES[status]
+        log.log(
+            logging.WARNING if severity is Severity.WARNING else logging.INFO,
+            "%s market data %s: %s",
+            symbol,
+            status,
+            detail,
+        )
+        self.engine.hooks.market_data_status(symbol, status, detail)
+        self.engine.notify(
+            EventKind.MARKET_DATA,
+            f"{symbol} market data {status}: {detail}",
+            severity,
+            {"symbol": symbol, "status": status, "detail": detail},
+        )
+
+
 class _Feed:
     """Fetches the newest bars of every symbol, aligned on the times they all have, riding out venue hiccups.
 
@@ -111,6 +228,7 @@ class _Feed:
         timeframe: str,
         limit: int,
         poll_interval: float,
+        watch: MarketDataWatch | None = None,
     ) -> None:
         self.engine = engine
         self.exchange = exchange
@@ -118,6 +236,7 @@ class _Feed:
         self.timeframe = timeframe
         self.limit = limit
         self.poll_interval = poll_interval
+        self.watch = watch
 
     def fetch(self) -> dict[str, BarSeries]:
         """The latest bars of each symbol, cut to the times all of them have."""
@@ -134,18 +253,27 @@ class _Feed:
     def call(self, operation: str, action: Callable[[], T]) -> T:
         """Run ``action``, retrying retryable exchange errors with backoff."""
         failures = 0
+        watch = self.watch if operation == "fetch_bars" else None
         while True:
             try:
-                return action()
+                result = action()
             except ExchangeError as error:
                 self.engine.stats.errors += 1
                 self.engine.hooks.exchange_error(self.exchange.name, operation, error)
                 failures += 1
                 if not error.retryable or failures >= self.MAX_CONSECUTIVE_FAILURES:
+                    if watch is not None:
+                        watch.fetch_failed(error, None)
                     raise
                 wait = getattr(error, "retry_after", None) or min(self.poll_interval * 2**failures, 60.0)
                 log.warning("%s %s failed (%s); retrying in %.1f s", self.exchange.name, operation, error, wait)
+                if watch is not None:
+                    watch.fetch_failed(error, wait)
                 time.sleep(wait)
+            else:
+                if watch is not None:
+                    watch.fetched()
+                return result
 
 
 @dataclass
@@ -172,16 +300,20 @@ def run_live(
     on_bar: Callable[[LiveStatus], None] | None = None,
     resume_after: datetime | None = None,
     restored: tuple[dict[str, Any] | None, list[Order]] | None = None,
+    stale_after: float | None = None,
 ) -> str:
     """Run until ``max_bars`` new bars, ``should_stop()``, or a simulated market's end; returns why it stopped.
 
     A resumed run passes ``resume_after`` (bars at or before it are history,
     later ones are walked as new) and ``restored``, the strategy's last state
     and open orders, given to :meth:`~tradekit.plugin.Strategy.restore`
-    instead of calling ``on_start``.
+    instead of calling ``on_start``. Changes in the market data (connected,
+    disconnected, reconnected, a gap, stale after ``stale_after`` seconds
+    without a new bar) are told as :class:`MarketDataWatch` says.
     """
     history_needed = max(strategy.warmup, 1) + 1
-    feed = _Feed(engine, exchange, symbols, timeframe, history_needed, poll_interval)
+    watch = MarketDataWatch(engine, exchange.name, symbols, timeframe, stale_after=stale_after)
+    feed = _Feed(engine, exchange, symbols, timeframe, history_needed, poll_interval, watch)
     if resume_after is not None:
         # Asking for the bars since the last one seen moves a simulated market's clock there.
         feed.call(
@@ -218,8 +350,13 @@ def run_live(
         if max_bars is not None and seen >= max_bars:
             return f"reached --max-bars {max_bars}"
         fresh = feed.fetch()
+        previous = {s: series[s].last_timestamp for s in fresh}
         new_counts = {s: series[s].extend(bars) for s, bars in fresh.items()}
+        for s, count in new_counts.items():
+            if count:
+                watch.new_bars(s, previous[s], series[s].view().timestamps[-count:])
         if not new_counts[first]:
+            watch.idle()
             feed.call("poll_events", engine.drain)  # live events arrive between bars too
             if exchange.market_ended(first, timeframe):
                 return "the simulated market ended"

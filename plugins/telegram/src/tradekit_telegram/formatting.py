@@ -31,6 +31,7 @@ _TITLES: dict[str, tuple[str, str]] = {
     "risk_rejected": ("🛑", "Blocked by risk"),
     "error": ("❗", "Error"),
     "daily_summary": ("📊", "Daily summary"),
+    "market_data": ("📡", "Market data"),
     "circuit_breaker_tripped": ("🚨", "Circuit breaker tripped"),
     "circuit_breaker_half_open": ("🟡", "Circuit breaker half-open"),
     "circuit_breaker_reset": ("🟢", "Circuit breaker reset"),
