@@ -24,6 +24,7 @@ from tradekit.domain.bars import BarSeries, datetime_to_ns, ns_to_datetime
 from tradekit.domain.events import EventKind, Severity
 from tradekit.engine.context import EngineContext
 from tradekit.errors import ExchangeError
+from tradekit.secrets import redact
 
 if TYPE_CHECKING:
     from tradekit.domain.orders import Order
@@ -191,6 +192,8 @@ class MarketDataWatch:
     def _tell(self, symbol: str, status: str, detail: str) -> None:
         if status != "gap":
             self.status[symbol] = status
+        # An exchange's error message may quote what it was sent: no secret reaches a plugin through it.
+        detail = redact(detail)
         severity = _SEVERITIES[status]
         log.log(
             logging.WARNING if severity is Severity.WARNING else logging.INFO,
