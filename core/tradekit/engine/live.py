@@ -355,9 +355,6 @@ def run_live(
         fresh = feed.fetch()
         previous = {s: series[s].last_timestamp for s in fresh}
         new_counts = {s: series[s].extend(bars) for s, bars in fresh.items()}
-        for s, count in new_counts.items():
-            if count:
-                watch.new_bars(s, previous[s], series[s].view().timestamps[-count:])
         if not new_counts[first]:
             watch.idle()
             feed.call("poll_events", engine.drain)  # live events arrive between bars too
@@ -366,6 +363,9 @@ def run_live(
             time.sleep(poll_interval)
             continue
         views = {s: g.view() for s, g in series.items()}
+        # The feed hands on only bar times every symbol has: all of them have new bars now.
+        for s, count in new_counts.items():
+            watch.new_bars(s, previous[s], views[s].timestamps[len(views[s]) - count :])
         context.set_history(views)
         # Walk each new bar in order, exactly as a backtest would.
         total = len(views[first])
