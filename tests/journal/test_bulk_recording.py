@@ -192,10 +192,22 @@ def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         connection.close()
 
 
-def test_a_backtest_journaled_in_bulk_holds_the_rows_recording_one_by_one_holds(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("batch", "encoded_at_once"),
+    [
+        (8, 256),
+        # Encoded 3 states at a time, 10 to a batch: an order's states (and so its snapshot) fall into
+        # several encoded parts of one batch, whose latest snapshot is the one kept.
+        (20, 3),
+    ],
+)
+def test_a_backtest_journaled_in_bulk_holds_the_rows_recording_one_by_one_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int, encoded_at_once: int
+) -> None:
     register_secret(SECRET)
+    monkeypatch.setattr(recording, "ENCODED_AT_ONCE", encoded_at_once)
     run_journaled(tmp_path / "direct.sqlite", DirectRecorder)
-    run_journaled(tmp_path / "bulk.sqlite", lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    run_journaled(tmp_path / "bulk.sqlite", lambda journal, run_id: DeferredRecorder(journal, run_id, batch=batch))
     direct, bulk = table_rows(tmp_path / "direct.sqlite"), table_rows(tmp_path / "bulk.sqlite")
 
     # What the script was written to produce is there: every status, reasons, redacted ids and tags...

@@ -86,9 +86,10 @@ class DeferredRecorder:
     """Captures records in memory and has them written in bulk, on a second thread, while the run goes on.
 
     Each order state and fill costs a small tuple, encoded (its strings
-    redacted) with a few hundred others (:func:`~tradekit.journal.bulk.encode_records`).
-    Every ``batch // 2`` order states, those and the orders' snapshots
-    (:func:`~tradekit.journal.bulk.encode_batch`) are handed to a
+    redacted) with a few hundred others, and with the snapshots of the orders
+    they belong to (:func:`~tradekit.journal.bulk.encode_records`).
+    Every ``batch // 2`` order states, those arrays, joined
+    (:func:`~tradekit.journal.bulk.encode_batch`), are handed to a
     :class:`~tradekit.journal.writer.BackgroundWriter`, which commits it
     while the next half fills: at most ``batch`` order states are held in
     memory, or lost by a crash. :meth:`flush` waits until everything is
@@ -106,13 +107,17 @@ class DeferredRecorder:
         self._encode_at = min(ENCODED_AT_ONCE, self._hand_off_at)
         self._writer = BackgroundWriter(journal, run_id)
         self._fill_row = fill_row
-        # Orders recorded since the last batch, whose latest snapshot it writes, in the order they first came.
+        # Orders recorded since the last encoding, whose snapshot it writes, in the order they first came.
         self._orders: dict[str, Order] = {}
         self._states: list[OrderState] = []
         self._fills: list[FillRow] = []
         # What was captured and encoded since the last batch (see encode_records), and how many states.
+        # An order that changed again after its snapshot was encoded is encoded again (the writer keeps
+        # the last): only orders recorded since go in the next part, as DirectRecorder writes only what
+        # it is handed.
         self._encoded_states: list[bytes] = []
         self._encoded_fills: list[bytes] = []
+        self._encoded_orders: list[bytes] = []
         self._encoded = 0
 
     def order(self, order: Order) -> None:
@@ -176,12 +181,14 @@ class DeferredRecorder:
         from tradekit.journal.bulk import encode_records
 
         if self._states or self._fills:
-            states, fills = encode_records(self._states, self._fills)
+            states, fills, orders = encode_records(self._states, self._fills, self._orders.values())
             self._encoded_states.append(states)
             self._encoded_fills.append(fills)
+            self._encoded_orders.append(orders)
             self._encoded += len(self._states)
             self._states = []
             self._fills = []
+            self._orders = {}
         # The last part of a batch may be smaller: a batch is exactly half of ``batch`` states.
         self._encode_at = max(1, min(ENCODED_AT_ONCE, self._hand_off_at - self._encoded))
 
@@ -189,12 +196,10 @@ class DeferredRecorder:
         from tradekit.journal.bulk import encode_batch
 
         self._encode()
-        if not (self._encoded_states or self._orders):
+        if not self._encoded_states:
             return
-        batch = encode_batch(self._encoded_states, self._orders.values(), self._encoded_fills)
-        # An order that changes again is recorded again (the engine records every change): only those go
-        # in the next batch, as DirectRecorder writes only what it is handed.
-        self._orders = {}
+        batch = encode_batch(self._encoded_states, self._encoded_orders, self._encoded_fills)
+        self._encoded_orders = []
         self._encoded_states = []
         self._encoded_fills = []
         self._encoded = 0
