@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -108,6 +109,14 @@ def test_to_decimal_takes_the_float_a_human_meant() -> None:
     assert to_decimal(30000.05) == Decimal("30000.05")
     assert to_decimal(7) == Decimal(7)
     assert to_decimal("1e-8") == Decimal("0.00000001")
+
+
+def test_to_decimal_takes_a_numpy_float_as_the_float_it_holds() -> None:
+    """A price read off a bar's numpy column is a float subclass, whose repr (numpy 2) is not a number."""
+    assert to_decimal(np.float64(0.1)) == Decimal("0.1")
+    assert to_decimal(np.float64(30000.05)) == Decimal("30000.05")
+    with pytest.raises(ValueError, match="not a finite number"):
+        to_decimal(np.float64("nan"))
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
