@@ -331,6 +331,11 @@ class OrderUpdate(BaseModel):
 _validate_order = Order.__pydantic_validator__.validate_python
 _new_order = object.__new__
 _set_attribute = object.__setattr__
+# The setters of the slots pydantic keeps beside a model's __dict__: called directly, they cost half
+# of object.__setattr__, which looks each name up on the class first.
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -345,9 +350,9 @@ def _assemble(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -
     """
     model = _new_order(cls)
     _set_attribute(model, "__dict__", fields)
-    _set_attribute(model, "__pydantic_fields_set__", fields_set)
-    _set_attribute(model, "__pydantic_extra__", None)
-    _set_attribute(model, "__pydantic_private__", None)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
     return model
 
 

@@ -20,6 +20,8 @@ from tradekit.sim.account import Account
 _MARKET, _LIMIT, _STOP_LIMIT, _STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.STOP
 _BUY, _SELL = Side.BUY, Side.SELL
 _SPOT = InstrumentKind.SPOT
+# Decimal arithmetic with an int makes a Decimal of it first, every time.
+ZERO, _ONE = Decimal(0), Decimal(1)
 
 
 def show(amount: Decimal) -> str:
@@ -52,29 +54,33 @@ def shape_problem(order: Order) -> str | None:
 
 def arrival_problem(account: Account, order: Order, instrument: Instrument, reference: Decimal | None) -> str | None:
     """Why the venue refuses ``order`` with the market at ``reference`` (None: unknown), or None."""
+    # The fields read from the order's instance dict: a pydantic model's attributes cost twice a dict's
+    # items to read, and every order passes here.
+    values = order.__dict__
+    kind, limit, trigger, post_only = values["type"], values["price"], values["trigger_price"], values["post_only"]
     # A plain market order (the most common) has nothing a shape check could find.
-    if order.type is not _MARKET or order.price is not None or order.trigger_price is not None or order.post_only:
+    if kind is not _MARKET or limit is not None or trigger is not None or post_only:
         shape = shape_problem(order)
         if shape is not None:
             return shape
-    if order.price is not None and (problem := instrument.price_problem(order.price)) is not None:
+    if limit is not None and (problem := instrument.price_problem(limit)) is not None:
         return problem
-    if order.trigger_price is not None and (problem := instrument.price_problem(order.trigger_price)):
+    if trigger is not None and (problem := instrument.price_problem(trigger)):
         return f"trigger {problem}"
-    price = order.price or order.trigger_price or reference
-    if (problem := instrument.quantity_problem(order.quantity, price)) is not None:
+    price = limit or trigger or reference
+    if (problem := instrument.quantity_problem(values["quantity"], price)) is not None:
         return problem
     if (
-        order.post_only
-        and order.type is _LIMIT
+        post_only
+        and kind is _LIMIT
         and reference is not None
-        and order.price is not None
-        and marketable(order.side, order.price, reference)
+        and limit is not None
+        and marketable(values["side"], limit, reference)
     ):
-        return f"post-only {order.side.value} at {order.price} would take liquidity: the market is at {reference}"
-    if order.reduce_only:
+        return f"post-only {order.side.value} at {limit} would take liquidity: the market is at {reference}"
+    if values["reduce_only"]:
         held = account.ledger.quantity(order.symbol)
-        if not held or ((held > 0) if order.side is _BUY else (held < 0)):
+        if not held or ((held > ZERO) if order.side is _BUY else (held < ZERO)):
             # The reason is written only for an order refused: every exit of a backtest passes here.
             action = f"reduce-only {order.side.value} of {order.quantity} {order.symbol}"
             if not held:
@@ -111,7 +117,7 @@ def funds_problem(
     rate = fees.taker if takes else fees.maker
     quote = instrument.quote
     if instrument.kind is _SPOT:
-        cost = order.quantity * price * (1 + rate)
+        cost = order.quantity * price * (_ONE + rate)
         free = account.free(quote)
         if cost > free:
             return (
