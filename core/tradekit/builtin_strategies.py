@@ -99,11 +99,9 @@ class SmaCross(Strategy):
         if up_now and held == 0:
             quantity = self._entry_quantity(ctx)
             if quantity > 0:
-                ctx.submit(OrderIntent(symbol=symbol, side=Side.BUY, quantity=quantity, tag="sma_cross entry"))
+                ctx.submit(OrderIntent.market(symbol, Side.BUY, quantity, tag="sma_cross entry"))
         elif down_now and held > 0:
-            ctx.submit(
-                OrderIntent(symbol=symbol, side=Side.SELL, quantity=held, reduce_only=True, tag="sma_cross exit")
-            )
+            ctx.submit(OrderIntent.market(symbol, Side.SELL, held, reduce_only=True, tag="sma_cross exit"))
 
     def _entry_quantity(self, ctx: StrategyContext) -> Decimal:
         instrument = ctx.instrument()

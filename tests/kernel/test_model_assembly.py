@@ -1,6 +1,6 @@
 """Orders, copies and fills the engine and the simulated venue assemble without validating again.
 
-``Order.from_intent``, ``Order.copy_for_venue`` and ``checked_fill`` skip
+``OrderIntent.market``, ``Order.from_intent``, ``Order.copy_for_venue`` and ``checked_fill`` skip
 pydantic's validation for values already checked; what they build must be
 indistinguishable from what validation builds: equal, the same fields in the
 same order, the same fields-set, the same JSON.
@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tradekit.domain.orders import (
     Fill,
@@ -55,11 +56,81 @@ def intents(draw: st.DrawFn) -> OrderIntent:
     )
 
 
-def same_model(built: Order | Fill, validated: Order | Fill) -> None:
+def same_model(built: OrderIntent | Order | Fill, validated: OrderIntent | Order | Fill) -> None:
     assert built == validated
     assert list(built.__dict__) == list(validated.__dict__)
     assert built.__pydantic_fields_set__ == validated.__pydantic_fields_set__
     assert built.model_dump_json() == validated.model_dump_json()
+
+
+@given(
+    st.text(max_size=12),
+    st.sampled_from(list(Side)),
+    positive,
+    st.booleans(),
+    texts,
+    st.none() | st.text(min_size=1, max_size=8),
+)
+def test_a_market_intent_is_the_intent_validation_builds(
+    symbol: str, side: Side, quantity: Decimal, reduce_only: bool, tag: str, client_order_id: str | None
+) -> None:
+    fields = {
+        "symbol": symbol,
+        "side": side,
+        "quantity": quantity,
+        "reduce_only": reduce_only,
+        "tag": tag,
+        "client_order_id": client_order_id,
+    }
+    built = OrderIntent.market(**fields)  # type: ignore[arg-type]
+    assert type(built) is OrderIntent and built.type is OrderType.MARKET
+    same_model(built, OrderIntent(**fields))
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"side": "buy"},
+        {"quantity": "1.5"},
+        {"quantity": 2},
+        {"quantity": 0.25},
+        {"reduce_only": 1},
+        {"quantity": Decimal(0)},
+        {"quantity": Decimal("-1")},
+        {"quantity": Decimal("NaN")},
+        {"quantity": Decimal("Infinity")},
+        {"side": "sideways"},
+        {"symbol": 5},
+        {"tag": None},
+    ],
+)
+def test_a_market_intent_of_other_values_is_validated_as_the_constructor_would(odd: dict[str, object]) -> None:
+    """Values of other types are converted, or refused with the constructor's own error."""
+    fields: dict[str, object] = {
+        "symbol": "BTC/USDT",
+        "side": Side.SELL,
+        "quantity": Decimal("0.5"),
+        "reduce_only": False,
+        "tag": "",
+        "client_order_id": None,
+        **odd,
+    }
+    try:
+        expected = OrderIntent(**fields)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as raised:
+            OrderIntent.market(**fields)  # type: ignore[arg-type]
+        assert raised.value.errors() == error.errors()
+    else:
+        same_model(OrderIntent.market(**fields), expected)  # type: ignore[arg-type]
+
+
+def test_a_market_intent_of_a_subclass_is_an_instance_of_it() -> None:
+    class Tagged(OrderIntent):
+        note: str = "kept"
+
+    intent = Tagged.market("BTC/USDT", Side.BUY, Decimal(1))
+    assert type(intent) is Tagged and intent.note == "kept" and intent.quantity == 1
 
 
 @given(intents(), st.text(min_size=1, max_size=32), st.none() | moments)

@@ -136,6 +136,63 @@ class OrderIntent(BaseModel):
     client_order_id: str | None = None
     tag: str = ""
 
+    @classmethod
+    def market(
+        cls,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        *,
+        reduce_only: bool = False,
+        tag: str = "",
+        client_order_id: str | None = None,
+    ) -> OrderIntent:
+        """A market order's intent: ``OrderIntent(symbol=..., side=..., quantity=..., reduce_only=...,
+        tag=..., client_order_id=...)``, built at a third of the cost.
+
+        Values of exactly the types the fields hold (a ``str`` symbol and tag, a
+        :class:`Side`, a finite positive ``Decimal``, a ``bool``) are checked
+        here and the intent assembled from them; anything else goes through
+        pydantic's validation, which converts it or raises its usual
+        ``ValidationError``. Either way the intent equals the one the
+        constructor makes, fields-set included.
+        """
+        if (
+            cls is OrderIntent
+            and type(symbol) is str
+            and type(side) is Side
+            and type(quantity) is Decimal
+            and quantity.is_finite()
+            and quantity > _ZERO
+            and type(reduce_only) is bool
+            and type(tag) is str
+            and (client_order_id is None or type(client_order_id) is str)
+        ):
+            # Every field, in declaration order, as validation lays them out (a test holds this to it).
+            values = {
+                "symbol": symbol,
+                "side": side,
+                "quantity": quantity,
+                "type": _MARKET_TYPE,
+                "price": None,
+                "trigger_price": None,
+                "trigger_direction": None,
+                "time_in_force": _GTC,
+                "post_only": False,
+                "reduce_only": reduce_only,
+                "client_order_id": client_order_id,
+                "tag": tag,
+            }
+            return _assemble(cls, values, set(_MARKET_INTENT_SET))
+        return cls(
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+            tag=tag,
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> OrderIntent:
         if self.type is OrderType.MARKET and self.price is None and self.trigger_price is None and not self.post_only:
@@ -357,6 +414,10 @@ def _assemble(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -
 
 
 _ORDER_DEFAULTS: dict[str, Any] = {name: field.default for name, field in Order.model_fields.items()}
+# What OrderIntent.market's constructor call marks as set: every field it passes.
+_MARKET_INTENT_SET = frozenset({"symbol", "side", "quantity", "reduce_only", "client_order_id", "tag"})
+_ZERO = Decimal(0)
+_MARKET_TYPE, _GTC = OrderType.MARKET, TimeInForce.GTC
 # What validating an intent's fields plus created_at marks as set.
 _SET_FROM_INTENT = frozenset(OrderIntent.model_fields) | {"created_at"}
 _FILL_FIELDS = frozenset(Fill.model_fields)
