@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -64,27 +65,21 @@ def same_model(built: OrderIntent | Order | Fill, validated: OrderIntent | Order
 
 
 @given(
-    st.text(max_size=12),
-    st.sampled_from(list(Side)),
-    positive,
-    st.booleans(),
-    texts,
-    st.none() | st.text(min_size=1, max_size=8),
+    st.fixed_dictionaries(
+        {"symbol": st.text(max_size=12), "side": st.sampled_from(list(Side)), "quantity": positive},
+        optional={
+            "reduce_only": st.booleans(),
+            "tag": texts,
+            "client_order_id": st.none() | st.text(min_size=1, max_size=8),
+        },
+    )
 )
-def test_a_market_intent_is_the_intent_validation_builds(
-    symbol: str, side: Side, quantity: Decimal, reduce_only: bool, tag: str, client_order_id: str | None
-) -> None:
-    fields = {
-        "symbol": symbol,
-        "side": side,
-        "quantity": quantity,
-        "reduce_only": reduce_only,
-        "tag": tag,
-        "client_order_id": client_order_id,
-    }
-    built = OrderIntent.market(**fields)  # type: ignore[arg-type]
+def test_a_market_intent_is_the_intent_validation_builds_from_the_same_arguments(fields: dict[str, Any]) -> None:
+    """Fields-set included: an optional argument counts as set only when given, as with the constructor."""
+    built = OrderIntent.market(**fields)
     assert type(built) is OrderIntent and built.type is OrderType.MARKET
     same_model(built, OrderIntent(**fields))
+    assert built.model_fields_set == set(fields)
 
 
 @pytest.mark.parametrize(
