@@ -115,10 +115,10 @@ class Ledger:
         # Read from the fill's instance dict: a pydantic model's attributes cost twice a dict's items
         # to read, and this runs twice per fill in a backtest (the venue's ledger and the engine's).
         values = fill.__dict__
-        symbol = values["symbol"]
-        quantity = values["quantity"]
-        price = values["price"]
-        fee = values["fee"]
+        symbol: str = values["symbol"]
+        quantity: Decimal = values["quantity"]
+        price: Decimal = values["price"]
+        fee: Decimal = values["fee"]
         quote = self.instruments[symbol].quote
         cash = self.cash
         signed = quantity if values["side"] is _BUY else -quantity
