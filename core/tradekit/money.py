@@ -32,7 +32,10 @@ _MODES: dict[str, str] = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": R
 # share an answer, since 1.0 is ten tenths and a quantize to it keeps one decimal place.
 _POWERS_OF_TEN: dict[int, tuple[Decimal, bool]] = {}
 _POWERS_OF_TEN_KEPT = 1_024
-_ONE = Decimal(1)
+
+#: Zero and one as Decimals, for arithmetic and comparisons on money: with an int, Python makes a
+#: Decimal of it first, every time.
+ZERO, ONE = Decimal(0), Decimal(1)
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -79,7 +82,7 @@ def round_to_step(value: Decimal, step: Decimal, mode: Rounding = "nearest") -> 
         if power_of_ten:
             # Dividing by 10**e, rounding to units and multiplying back is one quantize, at a third of the cost.
             return value.quantize(step, _MODES[mode], MONEY_CONTEXT)
-        units = MONEY_CONTEXT.divide(value, step).quantize(_ONE, _MODES[mode], MONEY_CONTEXT)
+        units = MONEY_CONTEXT.divide(value, step).quantize(ONE, _MODES[mode], MONEY_CONTEXT)
         return MONEY_CONTEXT.multiply(units, step).quantize(step, None, MONEY_CONTEXT)
     except decimal.InvalidOperation:
         raise ValueError(

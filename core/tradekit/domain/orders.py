@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tradekit.errors import InvalidTransitionError
+from tradekit.money import ZERO
 
 
 class Side(StrEnum):
@@ -169,41 +170,26 @@ class OrderIntent(BaseModel):
         it or raises its usual ``ValidationError``. Either way the intent is
         the one the constructor makes, fields-set included.
         """
-        no_reduce_only, no_tag, no_id = reduce_only is _NOT_GIVEN, tag is _NOT_GIVEN, client_order_id is _NOT_GIVEN
+        given: dict[str, Any] = {"symbol": symbol, "side": side, "quantity": quantity}
+        if reduce_only is not _NOT_GIVEN:
+            given["reduce_only"] = reduce_only
+        if client_order_id is not _NOT_GIVEN:
+            given["client_order_id"] = client_order_id
+        if tag is not _NOT_GIVEN:
+            given["tag"] = tag
         if (
             cls is OrderIntent
             and type(symbol) is str
             and type(side) is Side
             and type(quantity) is Decimal
             and quantity.is_finite()
-            and quantity > _ZERO
-            and (no_reduce_only or type(reduce_only) is bool)
-            and (no_tag or type(tag) is str)
-            and (no_id or client_order_id is None or type(client_order_id) is str)
+            and quantity > ZERO
+            and (reduce_only is _NOT_GIVEN or type(reduce_only) is bool)
+            and (tag is _NOT_GIVEN or type(tag) is str)
+            and (client_order_id is _NOT_GIVEN or client_order_id is None or type(client_order_id) is str)
         ):
-            # Every field, in declaration order, as validation lays them out (a test holds this to it).
-            values = {
-                "symbol": symbol,
-                "side": side,
-                "quantity": quantity,
-                "type": _MARKET_TYPE,
-                "price": None,
-                "trigger_price": None,
-                "trigger_direction": None,
-                "time_in_force": _GTC,
-                "post_only": False,
-                "reduce_only": False if no_reduce_only else reduce_only,
-                "client_order_id": None if no_id else client_order_id,
-                "tag": "" if no_tag else tag,
-            }
-            return _assemble(cls, values, set(_MARKET_FIELDS_SET[no_reduce_only, no_tag, no_id]))
-        given: dict[str, Any] = {"symbol": symbol, "side": side, "quantity": quantity}
-        if not no_reduce_only:
-            given["reduce_only"] = reduce_only
-        if not no_id:
-            given["client_order_id"] = client_order_id
-        if not no_tag:
-            given["tag"] = tag
+            # Every field, in declaration order and with its default, as validation lays them out.
+            return _assemble(cls, {**_INTENT_DEFAULTS, **given}, set(given))
         return cls(**given)
 
     @model_validator(mode="after")
@@ -427,20 +413,7 @@ def _assemble(cls: type[_Model], fields: dict[str, Any], fields_set: set[str]) -
 
 
 _ORDER_DEFAULTS: dict[str, Any] = {name: field.default for name, field in Order.model_fields.items()}
-_ZERO = Decimal(0)
-_MARKET_TYPE, _GTC = OrderType.MARKET, TimeInForce.GTC
-# What OrderIntent.market's intent has set, by which of reduce_only, tag and client_order_id were not given.
-_MARKET_FIELDS_SET = {
-    (no_reduce_only, no_tag, no_id): frozenset(
-        {"symbol", "side", "quantity"}
-        | (set() if no_reduce_only else {"reduce_only"})
-        | (set() if no_tag else {"tag"})
-        | (set() if no_id else {"client_order_id"})
-    )
-    for no_reduce_only in (False, True)
-    for no_tag in (False, True)
-    for no_id in (False, True)
-}
+_INTENT_DEFAULTS: dict[str, Any] = {name: field.default for name, field in OrderIntent.model_fields.items()}
 # What validating an intent's fields plus created_at marks as set.
 _SET_FROM_INTENT = frozenset(OrderIntent.model_fields) | {"created_at"}
 _FILL_FIELDS = frozenset(Fill.model_fields)

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Fill, Side
+from tradekit.money import ONE, ZERO
 
-ZERO = Decimal(0)
-_ONE, _MINUS_ONE = Decimal(1), Decimal(-1)
+_MINUS_ONE = Decimal(-1)
 _BUY = Side.BUY
 
 
@@ -143,7 +143,7 @@ class Ledger:
             closing = abs(signed)
             held = abs(before)
             closed = held if held < closing else closing  # min(closing, held), without the call
-            direction = _ONE if before > ZERO else _MINUS_ONE
+            direction = ONE if before > ZERO else _MINUS_ONE
             state.realized_pnl += (price - state.average_price) * closed * direction
             if not after:
                 state.average_price = ZERO

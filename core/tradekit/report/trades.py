@@ -25,9 +25,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from tradekit.domain.orders import Fill, Side
-from tradekit.money import MONEY_CONTEXT
-
-ZERO = Decimal(0)
+from tradekit.money import MONEY_CONTEXT, ONE, ZERO
 
 LONG = "long"
 SHORT = "short"
@@ -151,14 +149,14 @@ def _symbol_trades(rows: Iterable[tuple[int, Execution]]) -> tuple[list[Trade], 
     closed_at: list[int] = []
     is_open = False
     symbol = ""
-    sign = _ONE
+    sign = ONE
     opened_at = 0
     entry_time = _EPOCH
     position = average_price = entry_quantity = entry_notional = ZERO
     exit_quantity = exit_notional = realised = fees = largest = ZERO
     entry_fills = exit_fills = 0
     for index, (symbol, is_buy, quantity, price, fee, timestamp) in rows:
-        fill_sign = _ONE if is_buy else _MINUS_ONE
+        fill_sign = ONE if is_buy else _MINUS_ONE
         if is_open and fill_sign is not sign:
             # Reduce (or close) the position; what is left of the fill past flat opens the next trade.
             held = abs(position)
@@ -241,7 +239,7 @@ def _trade(
         "__dict__",
         {
             "symbol": symbol,
-            "direction": LONG if sign is _ONE else SHORT,
+            "direction": LONG if sign is ONE else SHORT,
             "entry_time": entry_time,
             "exit_time": exit_time,
             "entry_price": entry_price,
@@ -258,7 +256,6 @@ def _trade(
 
 
 # Signs as Decimals: multiplying by an int converts it first, the same value at a higher cost.
-_ONE = Decimal(1)
 _MINUS_ONE = Decimal(-1)
 _new = object.__new__
 _set = object.__setattr__

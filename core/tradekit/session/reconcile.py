@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.orders import Fill, Liquidity, Order, Side
 from tradekit.errors import ExchangeError, UserError
+from tradekit.money import ZERO
 
 if TYPE_CHECKING:
     from tradekit.engine.core import Engine
@@ -54,7 +55,6 @@ log = logging.getLogger("tradekit.session")
 
 CHOICES: tuple[str, ...] = ("adopt", "cancel", "abort")
 _ENGINE_ID = re.compile(r"^[0-9a-f]{32}$")
-ZERO = Decimal(0)
 
 
 class StartRefused(UserError):

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tradekit.domain.instruments import Instrument, InstrumentKind
 from tradekit.domain.orders import Order, OrderType, Side
+from tradekit.money import ONE, ZERO
 from tradekit.sim.account import Account
 
 # Enum members the per-order path reads, bound once: reading one off its class costs about 70 ns on
@@ -20,8 +21,6 @@ from tradekit.sim.account import Account
 _MARKET, _LIMIT, _STOP_LIMIT, _STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.STOP
 _BUY, _SELL = Side.BUY, Side.SELL
 _SPOT = InstrumentKind.SPOT
-# Decimal arithmetic with an int makes a Decimal of it first, every time.
-ZERO, _ONE = Decimal(0), Decimal(1)
 
 
 def show(amount: Decimal) -> str:
@@ -117,7 +116,7 @@ def funds_problem(
     rate = fees.taker if takes else fees.maker
     quote = instrument.quote
     if instrument.kind is _SPOT:
-        cost = order.quantity * price * (_ONE + rate)
+        cost = order.quantity * price * (ONE + rate)
         free = account.free(quote)
         if cost > free:
             return (

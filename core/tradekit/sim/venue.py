@@ -82,12 +82,10 @@ from tradekit.domain.orders import (
 )
 from tradekit.domain.portfolio import Balance, Ledger, Position
 from tradekit.errors import ConfigError, InvalidTransitionError, OrderNotFound
-from tradekit.money import to_decimal
+from tradekit.money import ZERO, to_decimal
 from tradekit.sim.account import Account, Resting
 from tradekit.sim.pricing import FeeSchedule, NoSlippage, Slippage, first_reach_index, intrabar_path
 from tradekit.sim.validation import arrival_problem, marketable
-
-ZERO = Decimal(0)
 
 # Enum members the per-order path reads, bound once: reading one off its class costs about 70 ns on
 # Python 3.11, ten times a module global, and an order reads a few dozen.
