@@ -2,7 +2,7 @@
 
 Usage (the benchmark script starts this; it is not meant to be typed)::
 
-    python engine_runs.py ENGINE DATA.npz OUT.json [--repeat N] [--baseline] [--profile FILE] [--plain-sma]
+    python engine_runs.py ENGINE DATA.npz OUT.json [--repeat N | --serve] [--baseline] [--profile FILE] [--plain-sma]
 
 ``ENGINE`` is ``tradekit``, ``tradekit-every-bar``, ``tradekit-no-journal`` or ``backtesting.py``. The
 process imports what the engine needs and loads the chained series into the
@@ -10,6 +10,13 @@ engine's own input form (a ``BarSeries``, or a pandas DataFrame); with
 ``--baseline`` it stops there and reports its peak RSS. Otherwise it runs the
 backtest ``N`` times, timing only the backtest call, and writes every time,
 the peak RSS and the trade list to ``OUT.json``.
+
+With ``--serve`` it runs the backtest once each time it reads the line ``run``
+on its standard input, and answers with one line of JSON, ``{"seconds": ...}``,
+on its standard output (anything else the engine prints goes to standard
+error); the line ``end`` makes it write ``OUT.json`` as above and exit. The
+benchmark drives one such process per engine, in turns, so that every engine
+is timed in the same stretches of a shared machine's time.
 
 A trade is written as ``[entry_bar, entry_price, exit_bar, exit_price, size]``
 with prices and sizes as decimal strings (exact for both engines: tradekit's
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -182,6 +190,45 @@ def prepare_backtestingpy(series: ChainedSeries, *, cents: bool) -> Runner:
     return run
 
 
+class Runs:
+    """The runs of one engine so far: every time, the bars visited, and the trade list (the same each run)."""
+
+    def __init__(self, engine: str, runner: Runner) -> None:
+        self.engine = engine
+        self.runner = runner
+        self.seconds: list[float] = []
+        self.visited = 0
+        self.trades: list[TradeRow] | None = None
+
+    def once(self) -> float:
+        """Run the backtest once more and return the seconds its call took."""
+        gc.collect()
+        elapsed, self.visited, trades = self.runner()
+        if self.trades is not None and trades != self.trades:
+            raise SystemExit(f"{self.engine}: two runs of the same backtest gave different trade lists")
+        self.trades = trades
+        self.seconds.append(elapsed)
+        return elapsed
+
+
+def serve(runs: Runs) -> None:
+    """Run once per ``run`` line on stdin, answering each with a line of JSON on stdout, until ``end``."""
+    # Answers go to the original stdout; whatever the engine prints goes to stderr, out of the protocol's way.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "end":
+            break
+        if command != "run":
+            raise SystemExit(f"{runs.engine}: unknown command {command!r} (expected 'run' or 'end')")
+        answers.write(json.dumps({"seconds": runs.once()}) + "\n")
+        answers.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one engine as the arguments say and write its figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help="run once per 'run' line on stdin until 'end'")
     parser.add_argument("--baseline", action="store_true", help="only import and load the data, then report")
     parser.add_argument("--profile", type=Path, help="run once under cProfile and save the stats here")
     parser.add_argument(
@@ -220,17 +268,13 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.runcall(runner)
                 profiler.dump_stats(args.profile)
                 args.repeat = 0
-            seconds: list[float] = []
-            trades: list[TradeRow] | None = None
-            visited = 0
-            for _ in range(args.repeat):
-                gc.collect()
-                elapsed, visited, this_run = runner()
-                seconds.append(elapsed)
-                if trades is not None and this_run != trades:
-                    raise SystemExit(f"{args.engine}: two runs of the same backtest gave different trade lists")
-                trades = this_run
-            report.update(seconds=seconds, visited_bars=visited, trades=trades or [])
+            runs = Runs(args.engine, runner)
+            if args.serve:
+                serve(runs)
+            else:
+                for _ in range(args.repeat):
+                    runs.once()
+            report.update(seconds=runs.seconds, visited_bars=runs.visited, trades=runs.trades or [])
         report["peak_rss_mb"] = peak_rss_mb()
     args.out.write_text(json.dumps(report))
     return 0

@@ -42,6 +42,7 @@ from chained_series import (
     save_chained_series,
 )
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +50,7 @@ DEFAULT_SOURCE = HERE.parent.parent / "shared" / "data" / "binance_BTC_USDT-1m_2
 DEFAULT_OUT = HERE / "results" / "engine_vs_backtestingpy.json"
 SPEED_GOAL = 3.0
 FAST, SLOW = 10, 30
+ENGINES = ("tradekit", "tradekit-every-bar", "tradekit-no-journal", "backtesting.py")
 LABELS = {
     "tradekit": "tradekit (default: skip idle bars)",
     "tradekit-every-bar": "tradekit (skip_idle_bars=False)",
@@ -59,26 +61,84 @@ LABELS = {
 console = Console(highlight=False, width=max(110, Console().width))
 
 
-def run_worker(
-    engine: str, data: Path, workdir: Path, *, repeat: int, baseline: bool = False, plain_sma: bool = False
-) -> dict[str, Any]:
-    """Run :mod:`engine_runs` for ``engine`` in a fresh interpreter and return what it wrote."""
-    out = workdir / f"{engine}{'-baseline' if baseline else ''}.json"
-    command = [sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), "--repeat", str(repeat)]
-    if baseline:
-        command.append("--baseline")
-    if plain_sma:
-        command.append("--plain-sma")
-    _run(command, workdir)
+def run_baseline(engine: str, data: Path, workdir: Path) -> dict[str, Any]:
+    """Import ``engine`` and load the data in a fresh interpreter, run nothing; return what it wrote (its peak RSS)."""
+    out = workdir / f"{engine}-baseline.json"
+    _run([sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), "--baseline"], workdir)
     result: dict[str, Any] = json.loads(out.read_text())
     return result
 
 
-def _run(command: list[str], workdir: Path) -> None:
+def run_in_turns(
+    engines: tuple[str, ...], data: Path, workdir: Path, *, repeat: int, plain_sma: bool
+) -> dict[str, dict[str, Any]]:
+    """Time every engine ``repeat`` times, in turns, each in its own process; return what each wrote.
+
+    One process per engine imports it and loads the data, then runs a backtest
+    each time it is told to (:func:`engine_runs.serve`). Round by round, each
+    engine runs once, the order rotating each round: on a shared machine, whose
+    speed drifts over minutes, every engine is timed in the same stretches of
+    time, which running one engine's repeats after the other's would not do.
+    """
+    workers: dict[str, tuple[subprocess.Popen[str], Path]] = {}
+    try:
+        for engine in engines:
+            out = workdir / f"{engine}.json"
+            command = [sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), "--serve"]
+            if plain_sma and engine == "backtesting.py":
+                command.append("--plain-sma")
+            process = subprocess.Popen(
+                command, cwd=workdir, env=_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            workers[engine] = (process, out)
+            # Each prepares alone: a run is never timed while another process is still loading.
+            _answer(engine, process)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("timing the engines in turns", total=repeat * len(engines))
+            for round_ in range(repeat):
+                turn = round_ % len(engines)
+                for engine in engines[turn:] + engines[:turn]:
+                    process = workers[engine][0]
+                    assert process.stdin is not None
+                    process.stdin.write("run\n")
+                    process.stdin.flush()
+                    _answer(engine, process)
+                    progress.advance(task)
+        results = {}
+        for engine, (process, out) in workers.items():
+            assert process.stdin is not None
+            process.stdin.write("end\n")
+            process.stdin.close()
+            if process.wait() != 0:
+                raise SystemExit(f"benchmark worker {engine} failed (exit {process.returncode})")
+            results[engine] = json.loads(out.read_text())
+        return results
+    finally:
+        for process, _ in workers.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _answer(engine: str, process: subprocess.Popen[str]) -> dict[str, Any]:
+    """The next line a serving worker writes, as JSON; exits the benchmark if the worker died instead."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise SystemExit(f"benchmark worker {engine} ended before answering (exit {process.wait()})")
+    answer: dict[str, Any] = json.loads(line)
+    return answer
+
+
+def _environment() -> dict[str, str]:
     # A clean environment for the engines: no tradekit config file or variables from the caller's shell.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TRADEKIT_")}
     environment["PYTHONPATH"] = str(HERE)
-    completed = subprocess.run(command, cwd=workdir, env=environment, check=False)
+    return environment
+
+
+def _run(command: list[str], workdir: Path) -> None:
+    completed = subprocess.run(command, cwd=workdir, env=_environment(), check=False)
     if completed.returncode != 0:
         raise SystemExit(f"benchmark worker failed (exit {completed.returncode}): {' '.join(command)}")
 
@@ -217,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the data, run every engine in its own process, compare and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=1_000_000, help="length of the chained series")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per engine; the best time counts")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; each engine runs once a round, its best time counts")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the real series to chain")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to save the figures as JSON")
     parser.add_argument(
@@ -250,17 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(scratch)
         data = workdir / "chained.npz"
         save_chained_series(series, data)
-        console.print(f"running each engine in its own process, best of {args.repeat} ...")
-        baselines = {
-            engine: run_worker(engine, data, workdir, repeat=0, baseline=True)
-            for engine in ("tradekit", "backtesting.py")
-        }
-        results = {
-            engine: run_worker(
-                engine, data, workdir, repeat=args.repeat, plain_sma=args.plain_sma and engine == "backtesting.py"
-            )
-            for engine in ("tradekit", "tradekit-every-bar", "tradekit-no-journal", "backtesting.py")
-        }
+        console.print(f"running each engine in its own process, {args.repeat} rounds in turns; the best time counts")
+        baselines = {engine: run_baseline(engine, data, workdir) for engine in ("tradekit", "backtesting.py")}
+        results = run_in_turns(ENGINES, data, workdir, repeat=args.repeat, plain_sma=args.plain_sma)
 
         last_bar = len(series) - 1
         trades = {}
@@ -339,6 +391,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'met' if speed >= SPEED_GOAL else 'NOT met'}); peak RSS {memory:.2f}x backtesting.py's "
                 f"(goal < 1: {'met' if memory < 1 else 'NOT met'})"
             )
+        rounds = [
+            peer_seconds / seconds
+            for seconds, peer_seconds in zip(figures["tradekit"]["seconds_all"], peer["seconds_all"], strict=True)
+        ]
+        console.print(
+            "tradekit's speed against backtesting.py's, round by round: "
+            + ", ".join(f"{ratio:.2f}x" for ratio in rounds)
+        )
         goals["tradekit"]["trades"] = same_as_peer and same_as_every_bar and same_without_journal
         met = all(goals["tradekit"].values())
         console.print(
@@ -364,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         "backtestingpy_averaging": averaging,
         "results": figures,
         "ratios_vs_backtestingpy": ratios,
+        "tradekit_speed_by_round": rounds,
         "goals": goals,
         "goal_met": met,
         "trade_lists_identical": {
