@@ -2,21 +2,22 @@
 
 Usage (the benchmark script starts this; it is not meant to be typed)::
 
-    python engine_runs.py ENGINE DATA.npz OUT.json [--repeat N | --serve] [--baseline] [--profile FILE] [--plain-sma]
+    python engine_runs.py ENGINE DATA.npz OUT.json (--serve | --baseline | --profile FILE) [--plain-sma]
 
 ``ENGINE`` is ``tradekit``, ``tradekit-every-bar``, ``tradekit-no-journal`` or ``backtesting.py``. The
 process imports what the engine needs and loads the chained series into the
-engine's own input form (a ``BarSeries``, or a pandas DataFrame); with
-``--baseline`` it stops there and reports its peak RSS. Otherwise it runs the
-backtest ``N`` times, timing only the backtest call, and writes every time,
-the peak RSS and the trade list to ``OUT.json``.
+engine's own input form (a ``BarSeries``, or a pandas DataFrame). Then:
 
-With ``--serve`` it runs the backtest once each time it reads the line ``run``
-on its standard input, and answers with one line of JSON, ``{"seconds": ...}``,
-on its standard output (anything else the engine prints goes to standard
-error); the line ``end`` makes it write ``OUT.json`` as above and exit. The
-benchmark drives one such process per engine, in turns, so that every engine
-is timed in the same stretches of a shared machine's time.
+* ``--serve``: it answers ``{"ready": true}``, then runs the backtest once each
+  time it reads the line ``run`` on its standard input, timing only the
+  backtest call, and answers with ``{"seconds": ...}``, one line of JSON on its
+  standard output each (whatever else the process prints goes to standard
+  error). On the line ``end``, or at the end of its input, it writes the bars
+  visited, the trade list and its peak RSS to ``OUT.json`` and exits. The
+  benchmark drives one such process per engine, in turns, so that every
+  engine is timed in the same stretches of a shared machine's time.
+* ``--baseline``: it stops there and writes its peak RSS.
+* ``--profile FILE``: it runs the backtest once under cProfile and saves the stats to ``FILE``.
 
 A trade is written as ``[entry_bar, entry_price, exit_bar, exit_price, size]``
 with prices and sizes as decimal strings (exact for both engines: tradekit's
@@ -38,7 +39,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from chained_series import ChainedSeries, load_chained_series
@@ -191,12 +192,11 @@ def prepare_backtestingpy(series: ChainedSeries, *, cents: bool) -> Runner:
 
 
 class Runs:
-    """The runs of one engine so far: every time, the bars visited, and the trade list (the same each run)."""
+    """The runs of one engine so far: the bars visited and the trade list, the same each run."""
 
     def __init__(self, engine: str, runner: Runner) -> None:
         self.engine = engine
         self.runner = runner
-        self.seconds: list[float] = []
         self.visited = 0
         self.trades: list[TradeRow] | None = None
 
@@ -207,26 +207,32 @@ class Runs:
         if self.trades is not None and trades != self.trades:
             raise SystemExit(f"{self.engine}: two runs of the same backtest gave different trade lists")
         self.trades = trades
-        self.seconds.append(elapsed)
         return elapsed
 
 
-def serve(runs: Runs) -> None:
-    """Run once per ``run`` line on stdin, answering each with a line of JSON on stdout, until ``end``."""
-    # Answers go to the original stdout; whatever the engine prints goes to stderr, out of the protocol's way.
+def answer_channel() -> TextIO:
+    """This process's standard output as it is now, for answers only; what else is printed goes to stderr."""
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    answers.write(json.dumps({"ready": True}) + "\n")
-    answers.flush()
+    sys.stdout.flush()  # anything buffered so far goes to stderr too
+    return answers
+
+
+def serve(runs: Runs, answers: TextIO) -> None:
+    """Say ready, then run once per ``run`` line on stdin, answering each with its seconds, until ``end``."""
+
+    def answer(**figures: Any) -> None:
+        answers.write(json.dumps(figures) + "\n")
+        answers.flush()
+
+    answer(ready=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "end":
             break
         if command != "run":
             raise SystemExit(f"{runs.engine}: unknown command {command!r} (expected 'run' or 'end')")
-        answers.write(json.dumps({"seconds": runs.once()}) + "\n")
-        answers.flush()
+        answer(seconds=runs.once())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,14 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("engine", choices=ENGINES)
     parser.add_argument("data", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--serve", action="store_true", help="run once per 'run' line on stdin until 'end'")
-    parser.add_argument("--baseline", action="store_true", help="only import and load the data, then report")
-    parser.add_argument("--profile", type=Path, help="run once under cProfile and save the stats here")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--serve", action="store_true", help="run once per 'run' line on stdin until 'end'")
+    mode.add_argument("--baseline", action="store_true", help="only import and load the data, then report")
+    mode.add_argument("--profile", type=Path, help="run once under cProfile and save the stats here")
     parser.add_argument(
         "--plain-sma", action="store_true", help="backtesting.py: plain rolling mean of prices, not of cents"
     )
     args = parser.parse_args(argv)
+    answers = answer_channel() if args.serve else None
 
     import warnings
 
@@ -260,21 +267,16 @@ def main(argv: list[str] | None = None) -> int:
                 workdir=Path(scratch),
             )
         report: dict[str, Any] = {"engine": args.engine, "bars": len(series), "baseline": args.baseline}
-        if not args.baseline:
-            if args.profile is not None:
-                import cProfile
+        if args.profile is not None:
+            import cProfile
 
-                profiler = cProfile.Profile()
-                profiler.runcall(runner)
-                profiler.dump_stats(args.profile)
-                args.repeat = 0
+            profiler = cProfile.Profile()
+            profiler.runcall(runner)
+            profiler.dump_stats(args.profile)
+        elif answers is not None:
             runs = Runs(args.engine, runner)
-            if args.serve:
-                serve(runs)
-            else:
-                for _ in range(args.repeat):
-                    runs.once()
-            report.update(seconds=runs.seconds, visited_bars=runs.visited, trades=runs.trades or [])
+            serve(runs, answers)
+            report.update(visited_bars=runs.visited, trades=runs.trades or [])
         report["peak_rss_mb"] = peak_rss_mb()
     args.out.write_text(json.dumps(report))
     return 0

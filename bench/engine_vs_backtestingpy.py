@@ -8,10 +8,12 @@ close, no fees, 1,000,000 cash.
 
 Each engine runs in its own subprocess (:mod:`engine_runs`), so its peak RSS
 is its own; two more subprocesses only import and load the data, to show what
-each engine adds on top. Only the backtest call is timed, best of ``--repeat``.
-The trade lists (entry bar and price, exit bar and price, size) must be
-identical, or the script fails. tradekit runs twice: with its default
-``skip_idle_bars`` and visiting every bar; both must give the same trades.
+each engine adds on top. Only the backtest call is timed, in ``--repeat``
+rounds in which every engine runs once, in turns (:func:`run_in_turns`); each
+engine's best time counts. The trade lists (entry bar and price, exit bar and
+price, size) must be identical, or the script fails. tradekit runs three ways:
+with its defaults (skipping idle bars, every order journaled), visiting every
+bar, and without the order journal; all must give the same trades.
 
 Run it through ``run_engine_benchmark.sh``, which makes the separate
 environment holding backtesting.py.
@@ -41,6 +43,7 @@ from chained_series import (
     check_series,
     save_chained_series,
 )
+from engine_runs import ENGINES
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -50,7 +53,6 @@ DEFAULT_SOURCE = HERE.parent.parent / "shared" / "data" / "binance_BTC_USDT-1m_2
 DEFAULT_OUT = HERE / "results" / "engine_vs_backtestingpy.json"
 SPEED_GOAL = 3.0
 FAST, SLOW = 10, 30
-ENGINES = ("tradekit", "tradekit-every-bar", "tradekit-no-journal", "backtesting.py")
 LABELS = {
     "tradekit": "tradekit (default: skip idle bars)",
     "tradekit-every-bar": "tradekit (skip_idle_bars=False)",
@@ -64,7 +66,7 @@ console = Console(highlight=False, width=max(110, Console().width))
 def run_baseline(engine: str, data: Path, workdir: Path) -> dict[str, Any]:
     """Import ``engine`` and load the data in a fresh interpreter, run nothing; return what it wrote (its peak RSS)."""
     out = workdir / f"{engine}-baseline.json"
-    _run([sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), "--baseline"], workdir)
+    _run(_worker_command(engine, data, out, "--baseline"), workdir)
     result: dict[str, Any] = json.loads(out.read_text())
     return result
 
@@ -72,7 +74,7 @@ def run_baseline(engine: str, data: Path, workdir: Path) -> dict[str, Any]:
 def run_in_turns(
     engines: tuple[str, ...], data: Path, workdir: Path, *, repeat: int, plain_sma: bool
 ) -> dict[str, dict[str, Any]]:
-    """Time every engine ``repeat`` times, in turns, each in its own process; return what each wrote.
+    """Time every engine ``repeat`` times, in turns, each in its own process; return what each wrote, and its times.
 
     One process per engine imports it and loads the data, then runs a backtest
     each time it is told to (:func:`engine_runs.serve`). Round by round, each
@@ -81,37 +83,37 @@ def run_in_turns(
     time, which running one engine's repeats after the other's would not do.
     """
     workers: dict[str, tuple[subprocess.Popen[str], Path]] = {}
+    seconds: dict[str, list[float]] = {engine: [] for engine in engines}
     try:
         for engine in engines:
             out = workdir / f"{engine}.json"
-            command = [sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), "--serve"]
-            if plain_sma and engine == "backtesting.py":
-                command.append("--plain-sma")
+            flags = ["--serve", *(["--plain-sma"] if plain_sma and engine == "backtesting.py" else [])]
             process = subprocess.Popen(
-                command, cwd=workdir, env=_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                _worker_command(engine, data, out, *flags),
+                cwd=workdir,
+                env=_environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             workers[engine] = (process, out)
             # Each prepares alone: a run is never timed while another process is still loading.
-            _answer(engine, process)
+            _answer(engine, process, "ready")
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("timing the engines in turns", total=repeat * len(engines))
             for round_ in range(repeat):
                 turn = round_ % len(engines)
                 for engine in engines[turn:] + engines[:turn]:
                     process = workers[engine][0]
-                    assert process.stdin is not None
-                    process.stdin.write("run\n")
-                    process.stdin.flush()
-                    _answer(engine, process)
+                    _tell(engine, process, "run")
+                    seconds[engine].append(float(_answer(engine, process, "seconds")))
                     progress.advance(task)
         results = {}
         for engine, (process, out) in workers.items():
-            assert process.stdin is not None
-            process.stdin.write("end\n")
-            process.stdin.close()
+            _tell(engine, process, "end")
             if process.wait() != 0:
                 raise SystemExit(f"benchmark worker {engine} failed (exit {process.returncode})")
-            results[engine] = json.loads(out.read_text())
+            results[engine] = {**json.loads(out.read_text()), "seconds": seconds[engine]}
         return results
     finally:
         for process, _ in workers.values():
@@ -120,14 +122,30 @@ def run_in_turns(
                 process.wait()
 
 
-def _answer(engine: str, process: subprocess.Popen[str]) -> dict[str, Any]:
-    """The next line a serving worker writes, as JSON; exits the benchmark if the worker died instead."""
+def _tell(engine: str, process: subprocess.Popen[str], command: str) -> None:
+    """Send a serving worker one command line; exits the benchmark if the worker is gone."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+    except BrokenPipeError:
+        raise SystemExit(f"benchmark worker {engine} ended before {command!r} (exit {process.wait()})") from None
+
+
+def _answer(engine: str, process: subprocess.Popen[str], key: str) -> Any:
+    """The value of ``key`` in the next line of JSON a serving worker writes; exits the benchmark if it died."""
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:
         raise SystemExit(f"benchmark worker {engine} ended before answering (exit {process.wait()})")
-    answer: dict[str, Any] = json.loads(line)
-    return answer
+    try:
+        return json.loads(line)[key]
+    except (ValueError, KeyError, TypeError):
+        raise SystemExit(f"benchmark worker {engine} answered {line.strip()!r}, not its {key!r}") from None
+
+
+def _worker_command(engine: str, data: Path, out: Path, *flags: str) -> list[str]:
+    return [sys.executable, str(HERE / "engine_runs.py"), engine, str(data), str(out), *flags]
 
 
 def _environment() -> dict[str, str]:
@@ -253,15 +271,7 @@ def profile_tradekit(data: Path, workdir: Path) -> dict[str, list[str]]:
 
     stats_path = workdir / "tradekit.prof"
     out = workdir / "tradekit-profile.json"
-    command = [
-        sys.executable,
-        str(HERE / "engine_runs.py"),
-        "tradekit",
-        str(data),
-        str(out),
-        "--profile",
-        str(stats_path),
-    ]
+    command = _worker_command("tradekit", data, out, "--profile", str(stats_path))
     _run(command, workdir)
     tops: dict[str, list[str]] = {}
     for key in ("cumulative", "tottime"):
@@ -273,11 +283,20 @@ def profile_tradekit(data: Path, workdir: Path) -> dict[str, list[str]]:
     return tops
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the data, run every engine in its own process, compare and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=1_000_000, help="length of the chained series")
-    parser.add_argument("--repeat", type=int, default=5, help="rounds; each engine runs once a round, its best time counts")
+    parser.add_argument(
+        "--repeat", type=_positive, default=5, help="rounds; each engine runs once a round, its best time counts"
+    )
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the real series to chain")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to save the figures as JSON")
     parser.add_argument(
