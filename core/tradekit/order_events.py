@@ -17,7 +17,7 @@ order by, and :class:`OrderEvents` to index it; the lifecycle lives here once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -75,6 +75,19 @@ class OrderEvents(Generic[T]):
         if tracked.filled > 0:
             tracked.reported = OrderStatus.PARTIALLY_FILLED  # adopted with fills booked before
         self._orders[client_order_id] = tracked
+        return tracked
+
+    def _take_up(self, tracked: T, keys: Iterable[Hashable], reported: OrderStatus) -> T:
+        """Follow an order of a run that died, from its journal: its fills (by the venue's ``keys``) and its status.
+
+        ``tracked.filled`` is the quantity the journal booked; any earlier
+        following of the order (a lookup that adopted it) is replaced, so a
+        fill the venue made while the run was down is reported once, and one
+        the journal has never again.
+        """
+        tracked.fill_keys.update(keys)
+        tracked.reported = reported if reported in _OPEN else OrderStatus.ACCEPTED
+        self._orders[tracked.order.client_order_id] = tracked
         return tracked
 
     def get(self, client_order_id: str) -> T | None:

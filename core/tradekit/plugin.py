@@ -129,7 +129,8 @@ class Exchange(Plugin):
     :meth:`fetch_order`, :meth:`open_orders`, :meth:`balances`,
     :meth:`poll_events`, :meth:`fetch_bars`.
     Optional: :meth:`connect`, :meth:`close`, :meth:`positions`,
-    :meth:`latest_price`, :meth:`fees`, :meth:`default_symbols`, :meth:`use_data`.
+    :meth:`latest_price`, :meth:`fees`, :meth:`default_symbols`, :meth:`use_data`;
+    :meth:`resume_order` for a venue that live runs are taken up on after a restart.
     """
 
     kind = "exchange"
@@ -156,6 +157,24 @@ class Exchange(Plugin):
     def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
         """Required. The venue's view of one order, or None if it does not know it."""
         raise NotImplementedError
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """Recommended for a live venue. Take up an order of a run that died and was started again.
+
+        ``order`` is the journal's record of it (its status and filled
+        quantity as the dead run last heard them) and ``fills`` the fills the
+        journal booked for it. Return the venue's view of the order (None: the
+        venue does not know it) and from then on report through
+        :meth:`poll_events` every fill of it that is not among ``fills`` (by
+        the venue's own id for the fill: those made while no process was
+        watching too), then how it ended, as for an order sent by this process.
+
+        The default only looks the order up with :meth:`fetch_order`, which
+        cannot tell which of the venue's fills were booked: a resumed run then
+        cannot book fills made while it was down, and says so (see
+        :func:`follows_resumed_orders`).
+        """
+        return self.fetch_order(order.client_order_id, order.symbol)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Required. Every resting order (of ``symbol``, or all)."""
@@ -201,6 +220,11 @@ class Exchange(Plugin):
     def market_ended(self, symbol: str, timeframe: str) -> bool:
         """Optional. Whether a simulated market has shown its last bar (a run then stops); real ones never end."""
         return False
+
+
+def follows_resumed_orders(exchange: Exchange) -> bool:
+    """Whether ``exchange`` reports the fills an order made while its run was down (it has its own resume_order)."""
+    return type(exchange).resume_order is not Exchange.resume_order
 
 
 # --- strategy ------------------------------------------------------------------

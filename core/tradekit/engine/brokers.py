@@ -8,6 +8,7 @@ The engine talks to one :class:`Broker`; backtests and dry runs use a
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
@@ -50,6 +51,15 @@ class Broker(Protocol):
         """The destination's view of one order."""
         ...
 
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """Take up an order of a run that died (its journal's record and fills); the destination's view of it."""
+        ...
+
+    @property
+    def follows_resumed_orders(self) -> bool:
+        """Whether fills a resumed order made while the run was down arrive through :meth:`poll_events`."""
+        ...
+
 
 class SimulatedBroker:
     """Orders fill against the kernel's simulated venue."""
@@ -80,6 +90,15 @@ class SimulatedBroker:
     def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
         """The venue's copy of one order."""
         return self.venue.fetch_order(client_order_id)
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """The venue's copy of one order (a resumed dry run gave the venue its journal back: nothing was missed)."""
+        return self.venue.fetch_order(order.client_order_id)
+
+    @property
+    def follows_resumed_orders(self) -> bool:
+        """True: the simulated venue made no fills while the run was down."""
+        return True
 
 
 class ExchangeBroker:
@@ -136,3 +155,14 @@ class ExchangeBroker:
     def fetch_order(self, client_order_id: str, symbol: str) -> Order | None:
         """The exchange's view of one order."""
         return self.exchange.fetch_order(client_order_id, symbol)
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """The exchange takes up an order of a run that died: :meth:`~tradekit.plugin.Exchange.resume_order`."""
+        return self.exchange.resume_order(order.model_copy(), list(fills))
+
+    @property
+    def follows_resumed_orders(self) -> bool:
+        """Whether the exchange plugin implements :meth:`~tradekit.plugin.Exchange.resume_order`."""
+        from tradekit.plugin import follows_resumed_orders
+
+        return follows_resumed_orders(self.exchange)

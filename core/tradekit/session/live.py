@@ -16,7 +16,7 @@ from tradekit.errors import ConfigError, ExchangeError
 from tradekit.registry import Registry
 from tradekit.session.plugins import RunPlugins, load_plugins, new_run_id, quote_of, simulated_venue
 from tradekit.session.reconcile import Reconciliation, check_on_start, settle
-from tradekit.session.resume import Resumption, load_resumption, take_up
+from tradekit.session.resume import Resumption, load_resumption, look_up, missed_fills, take_up
 from tradekit.settings import Settings
 from tradekit.stop_requests import stop_request_path
 
@@ -133,10 +133,23 @@ def run_live(
     mode = RunMode.LIVE if live else RunMode.DRY_RUN
     with Journal(settings.journal, durable=True) as journal:
         resumption = _resumable(journal, settings, plugins, symbols, mode, fresh=fresh)
-        found = check_on_start(plugins, journal, symbols, resumption, on_mismatch) if live and on_mismatch else None
         cash = settings.backtest.cash if resumption is None else resumption.cash
         venue = None if live else simulated_venue(settings, exchange, instruments, quote, cash=cash)
         broker = SimulatedBroker(venue) if venue is not None else ExchangeBroker(exchange)
+        # Live, the venue is asked about the dead run's open orders first: fills it made of them while the
+        # run was down explain the position it holds now, and the exchange reports them once the run is on.
+        answers = look_up(resumption, broker) if live and resumption is not None else None
+        found = None
+        if live and on_mismatch:
+            missed = missed_fills(resumption, answers) if resumption is not None and answers is not None else {}
+            found = check_on_start(
+                plugins,
+                journal,
+                symbols,
+                resumption,
+                on_mismatch,
+                missed=missed if broker.follows_resumed_orders else {},
+            )
         if live:
             balance = exchange.balances().get(quote)
             cash = balance.total if balance is not None else Decimal(0)
@@ -163,7 +176,7 @@ def run_live(
         restored = None
         if resumption is not None:
             engine.now = resumption.after or datetime.now(UTC)
-            open_orders = take_up(resumption, engine, broker, venue, plugins.strategy, engine.now)
+            open_orders = take_up(resumption, engine, broker, venue, plugins.strategy, engine.now, answers)
             restored = (resumption.state, open_orders)
             log.info(
                 "resuming run %s after %s: %d orders, %d fills, %d open",

@@ -12,7 +12,8 @@ journal:
 * any other open order is **unknown**: placed by hand, by another program, or
   by a run whose journal is elsewhere;
 * a position the run's fills do not explain (a fresh run holding anything, a
-  resumed run holding another quantity) is **unexplained**.
+  resumed run holding another quantity than its journaled fills and the fills
+  its own orders made while it was down) is **unexplained**.
 
 When anything is unknown or unexplained the run does not start until the user
 says how to treat it:
@@ -114,9 +115,18 @@ class Reconciliation:
 
 
 def find_discrepancies(
-    exchange: Exchange, journal: Journal, symbols: tuple[str, ...], resumption: Resumption | None
+    exchange: Exchange,
+    journal: Journal,
+    symbols: tuple[str, ...],
+    resumption: Resumption | None,
+    missed: dict[str, Decimal] | None = None,
 ) -> Reconciliation:
-    """Compare the venue's open orders and positions in ``symbols`` with the journal."""
+    """Compare the venue's open orders and positions in ``symbols`` with the journal.
+
+    ``missed``: per symbol, the signed quantity the venue filled of the run's
+    own orders while it was down, which the exchange is to report (those
+    fills explain the position too).
+    """
     own = {order.client_order_id for order in resumption.orders} if resumption is not None else set()
     found = Reconciliation()
     for symbol in symbols:
@@ -128,7 +138,7 @@ def find_discrepancies(
                 found.other_runs.setdefault(owner, []).append(order)
             else:
                 found.unknown_orders.append(order)
-    explained: dict[str, Decimal] = {}
+    explained: dict[str, Decimal] = dict(missed or {})
     for fill in resumption.fills if resumption is not None else ():
         explained[fill.symbol] = explained.get(fill.symbol, ZERO) + fill.quantity * fill.side.sign
     for symbol, position in exchange.positions().items():
@@ -158,12 +168,15 @@ def check_on_start(
     symbols: tuple[str, ...],
     resumption: Resumption | None,
     ask: Callable[[Reconciliation], str],
+    *,
+    missed: dict[str, Decimal] | None = None,
 ) -> Reconciliation:
     """Find what the journal does not explain and ask the user what to do (not when all is explained).
 
-    On ``abort`` the run's plugins are closed and :class:`StartRefused` is raised.
+    ``missed`` as for :func:`find_discrepancies`. On ``abort`` the run's
+    plugins are closed and :class:`StartRefused` is raised.
     """
-    found = find_discrepancies(plugins.exchange, journal, symbols, resumption)
+    found = find_discrepancies(plugins.exchange, journal, symbols, resumption, missed)
     if found.clean:
         return found
     found.choice = ask(found)

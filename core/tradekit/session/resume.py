@@ -13,8 +13,11 @@ starting afresh:
 * an order journaled as NEW (sent, never acknowledged) is looked up at the
   venue by its client order id and never sent again blindly; one the venue
   does not know is recorded as rejected;
-* live, every open order is looked up at the exchange and takes the state the
-  exchange reports;
+* live, every open order is handed to the exchange with the fills the journal
+  booked for it (:meth:`~tradekit.plugin.Exchange.resume_order`) and takes the
+  state the exchange reports; the fills it made while the run was down are
+  reported by the exchange afterwards, as any fill is, and booked once (an
+  exchange plugin without ``resume_order`` cannot: the run says so);
 * the strategy gets its last journaled state and its open orders through
   :meth:`~tradekit.plugin.Strategy.restore` instead of ``on_start``;
 * the bars continue after the last bar time the dead run journaled anything
@@ -30,6 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tradekit.domain.events import EventKind, Severity
 from tradekit.domain.orders import Fill, Order, OrderStatus, OrderUpdate
 from tradekit.errors import ExchangeError
 
@@ -72,6 +76,43 @@ def load_resumption(journal: Journal, record: RunRecord, strategy: str, default_
     )
 
 
+#: What the venue said of one of the run's open orders when it was taken up: its view, None (it does not
+#: know the order) or the error looking it up raised.
+Answer = Order | None | ExchangeError
+
+
+def look_up(resumption: Resumption, broker: Broker) -> dict[str, Answer]:
+    """Ask the venue about each order the dead run left open; the exchange follows each from the journal on.
+
+    Each order is handed over with the fills the journal booked for it
+    (:meth:`~tradekit.plugin.Exchange.resume_order`), so the fills the venue
+    made while the run was down are reported by the exchange's events, once.
+    """
+    fills: dict[str, list[Fill]] = {}
+    for fill in resumption.fills:
+        fills.setdefault(fill.client_order_id, []).append(fill)
+    answers: dict[str, Answer] = {}
+    for order in resumption.orders:
+        if order.status.is_terminal:
+            continue
+        try:
+            answers[order.client_order_id] = broker.resume_order(order, fills.get(order.client_order_id, []))
+        except ExchangeError as error:
+            answers[order.client_order_id] = error
+    return answers
+
+
+def missed_fills(resumption: Resumption, answers: dict[str, Answer]) -> dict[str, Decimal]:
+    """Per symbol, the signed quantity the venue filled of the run's orders while it was down (not journaled)."""
+    missed: dict[str, Decimal] = {}
+    for order in resumption.orders:
+        view = answers.get(order.client_order_id)
+        if isinstance(view, Order) and view.filled_quantity > order.filled_quantity:
+            gap = (view.filled_quantity - order.filled_quantity) * order.side.sign
+            missed[order.symbol] = missed.get(order.symbol, Decimal(0)) + gap
+    return missed
+
+
 def take_up(
     resumption: Resumption,
     engine: Engine,
@@ -79,12 +120,16 @@ def take_up(
     venue: SimulatedVenue | None,
     strategy: Strategy,
     now: datetime,
+    answers: dict[str, Answer] | None = None,
 ) -> list[Order]:
     """Rebuild the engine (and the simulated venue) and settle orders left unsure; the open orders.
 
-    Orders that turn out not to be open any more are recorded with their new
-    state (journal, hooks); the strategy hears of them through its restored
-    state, which still names them, and the open orders it is given.
+    Live, every open order is settled with the venue's answer (``answers``,
+    from :func:`look_up`; asked here when not given). Orders that turn out
+    not to be open any more are recorded with their new state (journal,
+    hooks); the strategy hears of them through its restored state, which
+    still names them, and the open orders it is given. Fills the venue made
+    while the run was down arrive through the exchange's events, after.
     """
     orders = engine.resume(strategy, resumption.fills, resumption.orders)
     if venue is not None:
@@ -93,50 +138,85 @@ def take_up(
             fills_per_order[fill.client_order_id] = fills_per_order.get(fill.client_order_id, 0) + 1
         resting = [order for order in orders if order.status is not OrderStatus.NEW]
         venue.restore(resumption.fills, resting, fills_per_order)
+        unsure = [order for order in orders if order.status is OrderStatus.NEW]
+        answers = {order.client_order_id: _ask(broker, order) for order in unsure}
+    elif answers is None:
+        answers = look_up(resumption, broker)
     for order in orders:
-        if order.status is OrderStatus.NEW or venue is None:
-            # The strategy is not restored yet: it learns the outcome from the open orders it is given.
-            owner = engine.owners.pop(order.client_order_id, None)
-            _settle(engine, broker, order, now)
-            if owner is not None and order.status.is_open:
-                engine.owners[order.client_order_id] = owner
+        if order.client_order_id not in answers:
+            continue
+        # The strategy is not restored yet: it learns the outcome from the open orders it is given.
+        owner = engine.owners.pop(order.client_order_id, None)
+        _settle(engine, broker, order, answers[order.client_order_id], now)
+        if owner is not None and order.status.is_open:
+            engine.owners[order.client_order_id] = owner
     return [order for order in orders if order.status.is_open]
 
 
-def _settle(engine: Engine, broker: Broker, order: Order, now: datetime) -> None:
-    """Ask the venue about ``order`` and take its answer; an order it does not know never reached it."""
+def _ask(broker: Broker, order: Order) -> Answer:
     try:
-        known = broker.fetch_order(order.client_order_id, order.symbol)
+        return broker.resume_order(order, [])
     except ExchangeError as error:
-        log.error("looking up %s on restart failed (%s); it stays as journaled", order.client_order_id, error)
-        engine.hooks.exchange_error(broker.name, "fetch_order", error)
+        return error
+
+
+def _settle(engine: Engine, broker: Broker, order: Order, answer: Answer, now: datetime) -> None:
+    """Take the venue's answer about ``order``; an order it does not know never reached it."""
+    if isinstance(answer, ExchangeError):
+        log.error("looking up %s on restart failed (%s); it stays as journaled", order.client_order_id, answer)
+        engine.hooks.exchange_error(broker.name, "resume_order", answer)
         return
-    if known is None:
-        status = OrderStatus.REJECTED if order.status is OrderStatus.NEW else OrderStatus.CANCELLED
+    if answer is None:
+        ended = OrderStatus.REJECTED if order.status is OrderStatus.NEW else OrderStatus.CANCELLED
         reason = (
             f"{broker.name} had no order {order.client_order_id} when the run resumed: it never arrived "
             "(it was not sent again)"
         )
         engine.apply_update(
-            OrderUpdate(client_order_id=order.client_order_id, status=status, timestamp=now, reason=reason)
+            OrderUpdate(client_order_id=order.client_order_id, status=ended, timestamp=now, reason=reason)
         )
         return
-    if known.filled_quantity != order.filled_quantity:
-        # The fills themselves come from the venue's own reports (poll_events); the state alone cannot book them.
+    missed = answer.filled_quantity - order.filled_quantity
+    status: OrderStatus | None = None
+    if missed > 0 and broker.follows_resumed_orders:
+        # The exchange reports those fills, then how the order ended: ending it here would put them after its end.
         log.warning(
-            "order %s: %s reports %s filled, the journal %s; the fills follow from the venue's reports",
+            "order %s: %s filled %s more while the run was down; its fills and its end follow from the venue",
             order.client_order_id,
             broker.name,
-            known.filled_quantity,
-            order.filled_quantity,
+            missed,
         )
-    if known.status is not order.status and known.status not in (OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+        if order.status is OrderStatus.NEW:
+            status = OrderStatus.ACCEPTED
+    else:
+        if missed > 0:
+            message = (
+                f"order {order.client_order_id}: {broker.name} filled {missed} more of it while the run was down, "
+                f"and the {broker.name} plugin cannot report fills of an order taken up after a restart (it has no "
+                "resume_order): they are not in the run's books; check the position (a live start with "
+                "--on-mismatch adopt books the difference)"
+            )
+            log.error("%s", message)
+            engine.notify(EventKind.ERROR, message, Severity.ERROR, {"client_order_id": order.client_order_id})
+        elif missed < 0:
+            log.warning(
+                "order %s: %s counts %s filled, the journal %s; the journal's fills stand",
+                order.client_order_id,
+                broker.name,
+                answer.filled_quantity,
+                order.filled_quantity,
+            )
+        if answer.status not in (order.status, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            status = answer.status
+    if status is not None:
         engine.apply_update(
             OrderUpdate(
                 client_order_id=order.client_order_id,
-                status=known.status,
+                status=status,
                 timestamp=now,
-                exchange_order_id=known.exchange_order_id,
-                reason=known.reason or "state found on the venue when the run resumed",
+                exchange_order_id=answer.exchange_order_id,
+                reason=None
+                if status is OrderStatus.ACCEPTED
+                else answer.reason or "state found on the venue on resuming",
             )
         )

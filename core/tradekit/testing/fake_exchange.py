@@ -290,6 +290,10 @@ class FakeExchange(Exchange):
         order = self.venue.fetch_order(client_order_id)
         return order.model_copy() if order is not None else None
 
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """The venue's view: its events not polled yet wait for :meth:`poll_events`, fills made meanwhile too."""
+        return self.fetch_order(order.client_order_id, order.symbol)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Copies of the resting orders (of ``symbol``, or all)."""
         self._call("open_orders")
