@@ -675,6 +675,33 @@ class CcxtExchange(Exchange):
             self._tracker.settle(tracked, view, datetime.now(UTC))
         return view
 
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """Take up an order of a run that died, from its journal: the fills made while it was down are reported.
+
+        The order is looked up by its client order id and followed as if this
+        process had sent it, with the journal's fills as reported already (by
+        trade id). The next poll reads the account's trades of the symbol
+        since the order was created and reports those of the order that are
+        not among ``fills``, then how it ended (filled, cancelled, expired),
+        whether it is still open or left the book while the run was down.
+        """
+        self.require_credentials("looking orders up")
+        venue_id = self._client_ids.to_venue(order.client_order_id)
+        data = self.read("fetch_order", lambda: self._fetch_or_none(venue_id, order.symbol, None))
+        if data is None:
+            return None
+        view = order_from_ccxt(data, order.client_order_id, sent=order, direction=self.trigger_direction(data))
+        created = order.created_at or view.created_at
+        first = min((fill.timestamp for fill in fills), default=None)
+        starts = [moment for moment in (created, first) if moment is not None]
+        # A minute early: the venue's clock and the journal's may disagree; trades are matched by order id.
+        since_ms = int(min(starts).timestamp() * 1000) - 60_000 if starts else self.client.milliseconds() - 86_400_000
+        tracked = self._tracker.take_up(order, venue_id, since_ms, fills)
+        self._tracker.learn_exchange_id(tracked, view.exchange_order_id)
+        self._tracker.settle(tracked, view, datetime.now(UTC))
+        self._last_refresh = 0.0  # the next poll reads the trades
+        return view
+
     def _fetch_or_none(self, venue_id: str, symbol: str, tracked: Tracked | None) -> dict[str, Any] | None:
         import ccxt
 
