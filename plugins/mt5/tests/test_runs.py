@@ -153,25 +153,33 @@ def resting_buyer(tk_register: Callable[..., Any]) -> Iterator[None]:
     yield
 
 
-def test_a_restarted_live_run_takes_up_its_resting_order_neither_lost_nor_sent_again(
-    live_terminal: FakeTerminal,
-    tradekit: Callable[..., Any],
-    tmp_path: Path,
-    resting_buyer: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    command = ("run", "--strategy", "resting_buyer", *COMMON, "--live", "--yes", "--on-mismatch", "abort")
-    # The first process dies with its order resting: nothing it held in memory survives, and its run is
-    # never marked finished in the journal (a kill leaves it so).
+RESTING_LIVE = ("run", "--strategy", "resting_buyer", *COMMON, "--live", "--yes", "--on-mismatch", "abort")
+
+
+@pytest.fixture
+def resting(
+    live_terminal: FakeTerminal, tradekit: Callable[..., Any], resting_buyer: None, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """A live ``resting_buyer`` run whose process died with its order resting; the terminal's record of the order.
+
+    Nothing the process held in memory survives, and its run is never marked
+    finished in the journal (a kill leaves it so).
+    """
     with monkeypatch.context() as dying:
         dying.setattr(Journal, "finish_run", lambda self, run_id, summary: None)
-        first = tradekit(*command, "--max-bars", "3")
+        first = tradekit(*RESTING_LIVE, "--max-bars", "3")
     assert first.code == 0, first.err
-    (resting,) = live_terminal.server.order_records(symbol=SYMBOL)
+    (order,) = live_terminal.server.order_records(symbol=SYMBOL)
+    return order
+
+
+def test_a_restarted_live_run_takes_up_its_resting_order_neither_lost_nor_sent_again(
+    live_terminal: FakeTerminal, tradekit: Callable[..., Any], tmp_path: Path, resting: Any
+) -> None:
     # A bar the restarted run will see reaches the order's price.
     market = live_terminal.markets[SYMBOL]
     market.low[market.cursor + 2] = resting.price_open - 0.0010
-    second = tradekit(*command, "--max-bars", "4")
+    second = tradekit(*RESTING_LIVE, "--max-bars", "4")
     assert second.code == 0, second.err
     pending = [r for r in live_terminal.server.sent if r.get("action") == mt5.TRADE_ACTION_PENDING]
     assert len(pending) == 1  # taken up by its tag, not sent again
@@ -181,3 +189,25 @@ def test_a_restarted_live_run_takes_up_its_resting_order_neither_lost_nor_sent_a
     assert [o.status.value for o in orders] == ["filled"]
     assert [(f.quantity, float(f.price)) for f in fills] == [(Decimal("10000"), resting.price_open)]
     assert live_terminal.server.deals[-1]["order"] == resting.ticket
+
+
+def test_a_live_run_restarted_after_its_order_filled_while_it_was_down_books_the_fill_once(
+    live_terminal: FakeTerminal, tradekit: Callable[..., Any], tmp_path: Path, resting: Any
+) -> None:
+    # While no process watches, the market reaches the order: the terminal fills it.
+    live_terminal.set_price(SYMBOL, resting.price_open - 0.0010)
+    assert live_terminal.server.order_records(symbol=SYMBOL) == ()
+    (deal,) = [d for d in live_terminal.server.deals if d["order"] == resting.ticket]
+    second = tradekit(*RESTING_LIVE, "--max-bars", "2")
+    # The position the deal opened is the run's own (its order's fill): no mismatch stops the start.
+    assert second.code == 0, second.err
+    assert "does not explain" not in second.err
+    with Journal(tmp_path / "tradekit-journal.sqlite3") as journal:
+        (run,) = journal.list_runs()
+        orders, fills = journal.orders(run.run_id), journal.fills(run.run_id)
+    assert [o.status.value for o in orders] == ["filled"]
+    assert [(f.fill_id, f.quantity, float(f.price)) for f in fills] == [
+        (f"mt5:{deal['ticket']}", Decimal("10000"), deal["price"])
+    ]
+    pending = [r for r in live_terminal.server.sent if r.get("action") == mt5.TRADE_ACTION_PENDING]
+    assert len(pending) == 1  # taken up by its tag, not sent again

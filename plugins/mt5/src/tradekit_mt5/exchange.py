@@ -350,6 +350,29 @@ class MT5Exchange(TerminalExtras, Exchange):
         """
         tag = self._tags.tag(client_order_id)
         tracked = self._tracker.get(client_order_id)
+        looked = self._look_up(client_order_id, symbol, tracked, tracked.order if tracked else None)
+        if looked is None:
+            return None
+        found, venue = looked
+        now = datetime.now(UTC)
+        if tracked is None:
+            if venue.status.is_open:
+                adopted = self._tracker.track(venue, tag, venue.created_at or now, filled=venue.filled_quantity)
+                for record in found:
+                    self._tracker.add_ticket(adopted, int(record.ticket))
+                if adopted.reported is OrderStatus.NEW:
+                    adopted.reported = OrderStatus.ACCEPTED
+            return venue
+        for record in found:
+            self._tracker.add_ticket(tracked, int(record.ticket))  # after a lost reply, the tickets are learnt here
+        self._tracker.settle(tracked, venue, now)
+        return venue
+
+    def _look_up(
+        self, client_order_id: str, symbol: str, tracked: Tracked | None, sent: Order | None
+    ) -> tuple[list[Any], Order] | None:
+        """The terminal's records of one order (working or in the history) and the order they make; None: none."""
+        tag = self._tags.tag(client_order_id)
         listed = self.terminal.read("fetch_order", "orders_get", symbol=symbol, missing_ok=True) or ()
         working = {int(o.ticket): o for o in listed}
         foreign = _VENUE_ID.match(client_order_id)
@@ -370,22 +393,25 @@ class MT5Exchange(TerminalExtras, Exchange):
         found = [r for r in records if r is not None]
         if not found:
             return None
-        spec = self.spec(symbol)
-        venue = requests.view(
-            found, spec, client_order_id, working=set(working), sent=tracked.order if tracked else None
-        )
-        now = datetime.now(UTC)
-        if tracked is None:
-            if venue.status.is_open:
-                adopted = self._tracker.track(venue, tag, venue.created_at or now, filled=venue.filled_quantity)
-                for record in found:
-                    self._tracker.add_ticket(adopted, int(record.ticket))
-                if adopted.reported is OrderStatus.NEW:
-                    adopted.reported = OrderStatus.ACCEPTED
-            return venue
+        return found, requests.view(found, self.spec(symbol), client_order_id, working=set(working), sent=sent)
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> Order | None:
+        """Take up an order of a run that died, from its journal: the deals made while it was down are reported.
+
+        The order is found by its tag (working, or in the history when it
+        ended while the run was down) and followed as if this process had sent
+        it, with the journal's fills as reported already (by deal ticket). The
+        next poll reports its other deals, then how it ended.
+        """
+        looked = self._look_up(order.client_order_id, order.symbol, None, order)
+        if looked is None:
+            return None
+        found, venue = looked
+        tracked = self._tracker.take_up(order, self._tags.tag(order.client_order_id), fills, self.name)
         for record in found:
-            self._tracker.add_ticket(tracked, int(record.ticket))  # after a lost reply, the tickets are learnt here
-        self._tracker.settle(tracked, venue, now)
+            self._tracker.add_ticket(tracked, int(record.ticket))
+        self._tracker.settle(tracked, venue, datetime.now(UTC))
+        self._last_refresh = 0.0  # the next poll reads the deals
         return venue
 
     def _history_order(self, ticket: int) -> Any:

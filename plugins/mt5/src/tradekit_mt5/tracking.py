@@ -13,8 +13,9 @@ order closing several positions of a hedging account): its tickets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tradekit.domain.orders import Fill, Order
@@ -49,6 +50,17 @@ class OrderTracker(OrderEvents[Tracked]):
     def track(self, order: Order, tag: str, since: datetime, *, filled: Decimal = Decimal(0)) -> Tracked:
         """Start following ``order`` (``filled``: what was booked before, for an order taken up after a restart)."""
         return self._follow(Tracked(order=order.model_copy(), tag=tag, since=since, filled=filled))
+
+    def take_up(self, order: Order, tag: str, fills: Sequence[Fill], exchange_name: str) -> Tracked:
+        """Follow an order of a run that died: the journal's ``fills`` count as reported (by deal ticket).
+
+        The fills' ids are ``<exchange_name>:<deal ticket>``, as this plugin makes them.
+        """
+        booked = sum((fill.quantity for fill in fills), Decimal(0))
+        since = order.created_at or min((fill.timestamp for fill in fills), default=None) or datetime.now(UTC)
+        tracked = Tracked(order=order.model_copy(), tag=tag, since=since, filled=booked)
+        deals = [fill.fill_id.removeprefix(f"{exchange_name}:") for fill in fills]
+        return self._take_up(tracked, (int(deal) for deal in deals if deal.isdigit()), order.status)
 
     def by_ticket(self, ticket: int) -> Tracked | None:
         """The tracked order one of whose MetaTrader 5 orders is ``ticket``, or None."""
