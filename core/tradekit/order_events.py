@@ -90,6 +90,10 @@ class OrderEvents(Generic[T]):
         self._orders[tracked.order.client_order_id] = tracked
         return tracked
 
+    def forget(self, client_order_id: str) -> None:
+        """Stop following an order (one taken up that the venue turned out not to know)."""
+        self._orders.pop(client_order_id, None)
+
     def get(self, client_order_id: str) -> T | None:
         """The tracked order, or None."""
         return self._orders.get(client_order_id)

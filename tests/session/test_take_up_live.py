@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tradekit.domain.events import NotifierEvent
 from tradekit.domain.orders import Fill, Order, OrderIntent, OrderStatus, OrderType, Side
@@ -20,8 +23,17 @@ from tradekit.engine.brokers import ExchangeBroker
 from tradekit.engine.core import Engine
 from tradekit.hooks import HookFacade, new_plugin_manager
 from tradekit.hookspecs import hookimpl
+from tradekit.journal import Journal
 from tradekit.plugin import Exchange, Plugin, Strategy, follows_resumed_orders
-from tradekit.session.resume import Resumption, look_up, missed_fills, take_up
+from tradekit.session.reconcile import StartRefused
+from tradekit.session.resume import (
+    Resumption,
+    load_resumption,
+    look_up,
+    missed_fills,
+    refuse_unsure_start,
+    take_up,
+)
 from tradekit.testing import FakeExchange
 
 SYMBOL = "BTC/USDT"
@@ -72,6 +84,21 @@ def died_with_a_resting_buy(exchange: FakeExchange) -> tuple[Order, Resumption]:
     exchange.set_price(SYMBOL, Decimal(94))  # while no process watches: the fill waits at the venue
     resumption = Resumption(record=None, after=None, fills=[], orders=[record], state=None, cash=Decimal(10_000))  # type: ignore[arg-type]
     return record, resumption
+
+
+def bought(order: Order, fill_id: str, quantity: Decimal, fee: Decimal) -> Fill:
+    """A fill of ``order`` (a buy) at 95, now."""
+    return Fill(
+        fill_id=fill_id,
+        client_order_id=order.client_order_id,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        quantity=quantity,
+        price=Decimal(95),
+        fee=fee,
+        fee_currency="USDT",
+        timestamp=datetime.now(UTC),
+    )
 
 
 def rig(exchange_class: type[FakeExchange]) -> Rig:
@@ -147,17 +174,67 @@ def test_a_fill_the_journal_booked_counts_against_the_missed_quantity() -> None:
     (record,) = r.resumption.orders
     journaled = record.model_copy()
     journaled.record_fill(booked, Decimal(95), Decimal(0))
-    fill = Fill(
-        fill_id="before",
-        client_order_id=record.client_order_id,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        quantity=booked,
-        price=Decimal(95),
-        fee=Decimal(0),
-        fee_currency="USDT",
-        timestamp=datetime.now(UTC),
-    )
+    fill = bought(record, "before", booked, Decimal(0))
     resumption = Resumption(record=None, after=None, fills=[fill], orders=[journaled], state=None, cash=Decimal(1))  # type: ignore[arg-type]
     answers: dict[str, Any] = {record.client_order_id: r.exchange.fetch_order(record.client_order_id, SYMBOL)}
     assert missed_fills(resumption, answers) == {SYMBOL: Decimal("0.5") - booked}
+
+
+def test_an_order_record_behind_its_journaled_fills_is_taken_from_the_fills(tmp_path: Path) -> None:
+    """Killed between journaling a fill and the order's new state: the fill is the truth, counted once."""
+    exchange = FakeExchange()
+    record, _ = died_with_a_resting_buy(exchange)
+    fill = bought(record, "first", Decimal("0.2"), Decimal("0.019"))
+    run = RunInfo(run_id=RUN_ID, mode=RunMode.LIVE, exchange="fake", strategies=("idle",), symbols=(SYMBOL,))
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        journal.start_run(run, {})
+        journal.record_order(RUN_ID, record)
+        journal.record_fill(RUN_ID, fill)  # the order's PARTIALLY_FILLED never written
+        resumption = load_resumption(journal, journal.get_run(RUN_ID), "idle", Decimal(10_000))
+    (order,) = resumption.orders
+    assert (order.status, order.filled_quantity, order.average_fill_price) == (
+        OrderStatus.PARTIALLY_FILLED,
+        Decimal("0.2"),
+        Decimal(95),
+    )
+    # The venue filled the whole 0.5 (0.2 of it journaled): 0.3 was missed, not 0.5.
+    answers: dict[str, Any] = {order.client_order_id: exchange.fetch_order(order.client_order_id, SYMBOL)}
+    assert missed_fills(resumption, answers) == {SYMBOL: Decimal("0.3")}
+
+
+def test_an_unacknowledged_order_the_venue_cancelled_is_accepted_then_cancelled_without_an_error() -> None:
+    r = rig(FakeExchange)
+    (record,) = r.resumption.orders
+    sent = Order.from_intent(
+        OrderIntent(symbol=SYMBOL, side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("0.1"), price=Decimal(80)),
+        f"{RUN_ID[:12]}{3:020x}",
+    )
+    r.exchange.submit_order(sent)  # its reply lost: the journal holds it as NEW
+    r.exchange.cancel_order(sent)  # cancelled by hand while the run was down
+    resumption = Resumption(
+        record=None,  # type: ignore[arg-type]
+        after=None,
+        fills=[],
+        orders=[record, sent.model_copy()],
+        state=None,
+        cash=Decimal(10_000),
+    )
+    take_up(resumption, r.engine, r.engine.broker, None, Idle(), r.engine.now)
+    taken = r.engine.orders.get(sent.client_order_id)
+    assert taken is not None and taken.status is OrderStatus.CANCELLED
+    assert r.engine.stats.errors == 0
+
+
+def test_a_live_start_whose_lookups_failed_is_refused_and_says_which_orders() -> None:
+    r = rig(FakeExchange)
+    r.exchange.fail_next("fetch_order")
+    answers = look_up(r.resumption, r.engine.broker)
+    closed: list[bool] = []
+    with pytest.raises(StartRefused) as refused:
+        refuse_unsure_start(answers, "fake", lambda: closed.append(True))
+    (record,) = r.resumption.orders
+    assert record.client_order_id in str(refused.value)
+    assert "the connection dropped during fetch_order" in str(refused.value)
+    assert "nothing was sent or cancelled" in (refused.value.hint or "")
+    assert closed == [True]
+    assert r.exchange.calls.count("submit_order") == 1  # the dead run's only

@@ -16,7 +16,7 @@ from tradekit.errors import ConfigError, ExchangeError
 from tradekit.registry import Registry
 from tradekit.session.plugins import RunPlugins, load_plugins, new_run_id, quote_of, simulated_venue
 from tradekit.session.reconcile import Reconciliation, check_on_start, settle
-from tradekit.session.resume import Resumption, load_resumption, look_up, missed_fills, take_up
+from tradekit.session.resume import Resumption, load_resumption, look_up, missed_fills, refuse_unsure_start, take_up
 from tradekit.settings import Settings
 from tradekit.stop_requests import stop_request_path
 
@@ -139,6 +139,8 @@ def run_live(
         # Live, the venue is asked about the dead run's open orders first: fills it made of them while the
         # run was down explain the position it holds now, and the exchange reports them once the run is on.
         answers = look_up(resumption, broker) if live and resumption is not None else None
+        if answers is not None:
+            refuse_unsure_start(answers, exchange.name, plugins.close)
         found = None
         if live and on_mismatch:
             missed = missed_fills(resumption, answers) if resumption is not None and answers is not None else {}

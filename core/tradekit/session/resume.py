@@ -28,6 +28,7 @@ starting afresh:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from tradekit.domain.events import EventKind, Severity
 from tradekit.domain.orders import Fill, Order, OrderStatus, OrderUpdate
-from tradekit.errors import ExchangeError
+from tradekit.errors import ExchangeError, InvalidTransitionError
+from tradekit.session.reconcile import StartRefused
 
 if TYPE_CHECKING:
     from tradekit.engine.brokers import Broker
@@ -66,14 +68,58 @@ def load_resumption(journal: Journal, record: RunRecord, strategy: str, default_
     """Read what a resumed run needs from the journal."""
     configured = record.config.get("backtest", {}).get("cash") if isinstance(record.config, dict) else None
     cash = Decimal(str(configured)) if configured is not None else default_cash
+    fills = journal.fills(record.run_id)
+    grouped = fills_by_order(fills)
     return Resumption(
         record=record,
         after=journal.last_activity(record.run_id),
-        fills=journal.fills(record.run_id),
-        orders=journal.orders(record.run_id),
+        fills=fills,
+        orders=[_as_filled(order, grouped.get(order.client_order_id, [])) for order in journal.orders(record.run_id)],
         state=journal.last_strategy_state(record.run_id, strategy),
         cash=cash,
     )
+
+
+def fills_by_order(fills: list[Fill]) -> dict[str, list[Fill]]:
+    """``fills`` grouped by client order id, in their order."""
+    grouped: dict[str, list[Fill]] = {}
+    for fill in fills:
+        grouped.setdefault(fill.client_order_id, []).append(fill)
+    return grouped
+
+
+def _as_filled(order: Order, fills: list[Fill]) -> Order:
+    """``order`` with the filled quantity its journaled ``fills`` give, when its record fell behind them.
+
+    A live run journals a fill before the order's new state; a run killed in
+    between leaves an order that counts less than its fills. Its fills are
+    the truth (the money moved): the record is rebuilt from them.
+    """
+    booked = sum((fill.quantity for fill in fills), Decimal(0))
+    if order.status.is_terminal or booked <= order.filled_quantity:
+        return order
+    rebuilt = order.model_copy(
+        update={
+            "status": OrderStatus.ACCEPTED,
+            "filled_quantity": Decimal(0),
+            "filled_notional": Decimal(0),
+            "average_fill_price": None,
+            "fees_paid": Decimal(0),
+        }
+    )
+    try:
+        for fill in fills:
+            rebuilt.record_fill(fill.quantity, fill.price, fill.fee, at=fill.timestamp)
+    except InvalidTransitionError as error:
+        log.error("order %s: its journaled fills do not fit it (%s); its record stands", order.client_order_id, error)
+        return order
+    log.warning(
+        "order %s: journaled as %s filled, its journaled fills make %s: taken from the fills",
+        order.client_order_id,
+        order.filled_quantity,
+        booked,
+    )
+    return rebuilt
 
 
 #: What the venue said of one of the run's open orders when it was taken up: its view, None (it does not
@@ -88,9 +134,7 @@ def look_up(resumption: Resumption, broker: Broker) -> dict[str, Answer]:
     (:meth:`~tradekit.plugin.Exchange.resume_order`), so the fills the venue
     made while the run was down are reported by the exchange's events, once.
     """
-    fills: dict[str, list[Fill]] = {}
-    for fill in resumption.fills:
-        fills.setdefault(fill.client_order_id, []).append(fill)
+    fills = fills_by_order(resumption.fills)
     answers: dict[str, Answer] = {}
     for order in resumption.orders:
         if order.status.is_terminal:
@@ -100,6 +144,24 @@ def look_up(resumption: Resumption, broker: Broker) -> dict[str, Answer]:
         except ExchangeError as error:
             answers[order.client_order_id] = error
     return answers
+
+
+def refuse_unsure_start(answers: dict[str, Answer], venue: str, close: Callable[[], None]) -> None:
+    """Stop a live start when any open order could not be looked up: its fills and state would go unfollowed.
+
+    ``close`` releases the run's plugins first. Nothing was sent or
+    cancelled; starting again once the venue answers takes the run up then.
+    """
+    failed = {cid: answer for cid, answer in answers.items() if isinstance(answer, ExchangeError)}
+    if not failed:
+        return
+    close()
+    lines = "\n".join(f"  {cid}: {error}" for cid, error in failed.items())
+    raise StartRefused(
+        f"the run did not start: {venue} could not be asked about {len(failed)} of the open orders it is taking "
+        f"up, so their fills and state while it was down are unknown:\n{lines}",
+        hint="nothing was sent or cancelled; start the same run again once the venue answers",
+    )
 
 
 def missed_fills(resumption: Resumption, answers: dict[str, Answer]) -> dict[str, Decimal]:
@@ -208,15 +270,19 @@ def _settle(engine: Engine, broker: Broker, order: Order, answer: Answer, now: d
             )
         if answer.status not in (order.status, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
             status = answer.status
+    steps: list[OrderStatus] = []
     if status is not None:
+        if order.status is OrderStatus.NEW and status not in (OrderStatus.ACCEPTED, OrderStatus.REJECTED):
+            steps.append(OrderStatus.ACCEPTED)  # the venue held it before it ended (cancelled, expired)
+        steps.append(status)
+    for step in steps:
+        why = None if step is OrderStatus.ACCEPTED else answer.reason or "state found on the venue on resuming"
         engine.apply_update(
             OrderUpdate(
                 client_order_id=order.client_order_id,
-                status=status,
+                status=step,
                 timestamp=now,
                 exchange_order_id=answer.exchange_order_id,
-                reason=None
-                if status is OrderStatus.ACCEPTED
-                else answer.reason or "state found on the venue on resuming",
+                reason=why,
             )
         )
