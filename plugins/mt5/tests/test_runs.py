@@ -191,12 +191,15 @@ def test_a_restarted_live_run_takes_up_its_resting_order_neither_lost_nor_sent_a
     assert live_terminal.server.deals[-1]["order"] == resting.ticket
 
 
+@pytest.mark.parametrize("placed_days_ago", [0, 45], ids=["recent", "before-history-days"])
 def test_a_live_run_restarted_after_its_order_filled_while_it_was_down_books_the_fill_once(
-    live_terminal: FakeTerminal, tradekit: Callable[..., Any], tmp_path: Path, resting: Any
+    live_terminal: FakeTerminal, tradekit: Callable[..., Any], tmp_path: Path, resting: Any, placed_days_ago: int
 ) -> None:
     # While no process watches, the market reaches the order: the terminal fills it.
     live_terminal.set_price(SYMBOL, resting.price_open - 0.0010)
     assert live_terminal.server.order_records(symbol=SYMBOL) == ()
+    # Placed longer ago than the tag search looks back (history_days, 30): found by its journaled ticket.
+    live_terminal.server.history[resting.ticket]["time_setup"] -= placed_days_ago * 86_400
     (deal,) = [d for d in live_terminal.server.deals if d["order"] == resting.ticket]
     second = tradekit(*RESTING_LIVE, "--max-bars", "2")
     # The position the deal opened is the run's own (its order's fill): no mismatch stops the start.

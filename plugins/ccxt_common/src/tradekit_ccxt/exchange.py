@@ -687,16 +687,21 @@ class CcxtExchange(Exchange):
         """
         self.require_credentials("looking orders up")
         venue_id = self._client_ids.to_venue(order.client_order_id)
-        data = self.read("fetch_order", lambda: self._fetch_or_none(venue_id, order.symbol, None))
-        if data is None:
-            return None
-        view = order_from_ccxt(data, order.client_order_id, sent=order, direction=self.trigger_direction(data))
-        created = order.created_at or view.created_at
         first = min((fill.timestamp for fill in fills), default=None)
-        starts = [moment for moment in (created, first) if moment is not None]
+        starts = [moment for moment in (order.created_at, first) if moment is not None]
         # A minute early: the venue's clock and the journal's may disagree; trades are matched by order id.
         since_ms = int(min(starts).timestamp() * 1000) - 60_000 if starts else self.client.milliseconds() - 86_400_000
+        # Followed before it is looked up: the lookup learns what the venue calls it (a triggered stop's new order).
         tracked = self._tracker.take_up(order, venue_id, since_ms, fills)
+        try:
+            data = self.read("fetch_order", lambda: self._fetch_or_none(venue_id, order.symbol, tracked))
+        except ExchangeError:
+            self._tracker.forget(order.client_order_id)
+            raise
+        if data is None:
+            self._tracker.forget(order.client_order_id)
+            return None
+        view = order_from_ccxt(data, order.client_order_id, sent=order, direction=self.trigger_direction(data))
         self._tracker.learn_exchange_id(tracked, view.exchange_order_id)
         self._tracker.settle(tracked, view, datetime.now(UTC))
         self._last_refresh = 0.0  # the next poll reads the trades

@@ -403,11 +403,24 @@ class MT5Exchange(TerminalExtras, Exchange):
         it, with the journal's fills as reported already (by deal ticket). The
         next poll reports its other deals, then how it ended.
         """
-        looked = self._look_up(order.client_order_id, order.symbol, None, order)
+        tag = self._tags.tag(order.client_order_id)
+        tracked = self._tracker.take_up(order, tag, fills, self.name)
+        try:
+            looked = self._look_up(order.client_order_id, order.symbol, tracked, order)
+            ticket = order.exchange_order_id
+            if looked is None and ticket is not None and ticket.isdigit():
+                # Placed before the tag search's history_days: by its journaled ticket, if that order is ours.
+                record = self._history_order(int(ticket))
+                if record is not None and self._ours(record, tag):
+                    self._tracker.add_ticket(tracked, int(ticket))
+                    looked = self._look_up(order.client_order_id, order.symbol, tracked, order)
+        except ExchangeError:
+            self._tracker.forget(order.client_order_id)
+            raise
         if looked is None:
+            self._tracker.forget(order.client_order_id)
             return None
         found, venue = looked
-        tracked = self._tracker.take_up(order, self._tags.tag(order.client_order_id), fills, self.name)
         for record in found:
             self._tracker.add_ticket(tracked, int(record.ticket))
         self._tracker.settle(tracked, venue, datetime.now(UTC))
