@@ -17,7 +17,7 @@ order by, and :class:`OrderEvents` to index it; the lifecycle lives here once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -77,14 +77,14 @@ class OrderEvents(Generic[T]):
         self._orders[client_order_id] = tracked
         return tracked
 
-    def _take_up(self, tracked: T, keys: Iterable[Hashable], reported: OrderStatus) -> T:
-        """Follow an order of a run that died, from its journal: its fills (by the venue's ``keys``) and its status.
+    def _take_up(self, tracked: T, fills: Sequence[Fill], keys: Iterable[Hashable], reported: OrderStatus) -> T:
+        """Follow an order of a run that died, from its journal: its ``fills`` (the venue's ``keys`` for them), status.
 
-        ``tracked.filled`` is the quantity the journal booked; any earlier
-        following of the order (a lookup that adopted it) is replaced, so a
-        fill the venue made while the run was down is reported once, and one
-        the journal has never again.
+        Any earlier following of the order (a lookup that adopted it) is
+        replaced, so a fill the venue made while the run was down is reported
+        once, and one the journal has never again.
         """
+        tracked.filled = sum((fill.quantity for fill in fills), Decimal(0))
         tracked.fill_keys.update(keys)
         tracked.reported = reported if reported in _OPEN else OrderStatus.ACCEPTED
         self._orders[tracked.order.client_order_id] = tracked

@@ -135,15 +135,11 @@ def look_up(resumption: Resumption, broker: Broker) -> dict[str, Answer]:
     made while the run was down are reported by the exchange's events, once.
     """
     fills = fills_by_order(resumption.fills)
-    answers: dict[str, Answer] = {}
-    for order in resumption.orders:
-        if order.status.is_terminal:
-            continue
-        try:
-            answers[order.client_order_id] = broker.resume_order(order, fills.get(order.client_order_id, []))
-        except ExchangeError as error:
-            answers[order.client_order_id] = error
-    return answers
+    return {
+        order.client_order_id: _ask(broker, order, fills.get(order.client_order_id, []))
+        for order in resumption.orders
+        if not order.status.is_terminal
+    }
 
 
 def refuse_unsure_start(answers: dict[str, Answer], venue: str, close: Callable[[], None]) -> None:
@@ -201,7 +197,7 @@ def take_up(
         resting = [order for order in orders if order.status is not OrderStatus.NEW]
         venue.restore(resumption.fills, resting, fills_per_order)
         unsure = [order for order in orders if order.status is OrderStatus.NEW]
-        answers = {order.client_order_id: _ask(broker, order) for order in unsure}
+        answers = {order.client_order_id: _ask(broker, order, []) for order in unsure}
     elif answers is None:
         answers = look_up(resumption, broker)
     for order in orders:
@@ -215,9 +211,10 @@ def take_up(
     return [order for order in orders if order.status.is_open]
 
 
-def _ask(broker: Broker, order: Order) -> Answer:
+def _ask(broker: Broker, order: Order, fills: list[Fill]) -> Answer:
+    """The venue's answer about ``order`` (its journaled ``fills`` handed over), or the error asking raised."""
     try:
-        return broker.resume_order(order, [])
+        return broker.resume_order(order, fills)
     except ExchangeError as error:
         return error
 

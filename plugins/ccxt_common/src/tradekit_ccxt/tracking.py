@@ -52,9 +52,8 @@ class OrderTracker(OrderEvents[Tracked]):
 
     def take_up(self, order: Order, venue_client_id: str, since_ms: int, fills: Sequence[Fill]) -> Tracked:
         """Follow an order of a run that died: the journal's ``fills`` count as reported (by trade id)."""
-        booked = sum((fill.quantity for fill in fills), Decimal(0))
-        tracked = Tracked(order=order.model_copy(), venue_client_id=venue_client_id, since_ms=since_ms, filled=booked)
-        return self._take_up(tracked, (fill.fill_id for fill in fills), order.status)
+        tracked = Tracked(order=order.model_copy(), venue_client_id=venue_client_id, since_ms=since_ms)
+        return self._take_up(tracked, fills, (fill.fill_id for fill in fills), order.status)
 
     def by_exchange_id(self, exchange_order_id: str | None) -> Tracked | None:
         """The tracked order the venue calls ``exchange_order_id``, or None."""

@@ -56,11 +56,10 @@ class OrderTracker(OrderEvents[Tracked]):
 
         The fills' ids are ``<exchange_name>:<deal ticket>``, as this plugin makes them.
         """
-        booked = sum((fill.quantity for fill in fills), Decimal(0))
         since = order.created_at or min((fill.timestamp for fill in fills), default=None) or datetime.now(UTC)
-        tracked = Tracked(order=order.model_copy(), tag=tag, since=since, filled=booked)
+        tracked = Tracked(order=order.model_copy(), tag=tag, since=since)
         deals = [fill.fill_id.removeprefix(f"{exchange_name}:") for fill in fills]
-        return self._take_up(tracked, (int(deal) for deal in deals if deal.isdigit()), order.status)
+        return self._take_up(tracked, fills, (int(deal) for deal in deals if deal.isdigit()), order.status)
 
     def by_ticket(self, ticket: int) -> Tracked | None:
         """The tracked order one of whose MetaTrader 5 orders is ``ticket``, or None."""
