@@ -11,6 +11,10 @@ and 418 come with ``Retry-After``. Signed requests are checked like Binance
 checks them: the ``X-MBX-APIKEY`` header and an HMAC-SHA256 ``signature`` of
 the query (or form body) with the secret.
 
+The account's trades come as Binance documents them: 1,000 at most a
+request, by ``orderId``, from a ``fromId``, or in a time range of a day at
+most (a week on futures), the other end following from the one given.
+
 A futures stop (an algo order) waits in the algo service; when it triggers it
 becomes an order with its own ``orderId`` (the algo order's ``actualOrderId``),
 and its fills carry that id.
@@ -76,6 +80,8 @@ FUTURES_REFUSALS = {
 }
 _UNKNOWN = (400, -2013, "Order does not exist.")
 _UNKNOWN_CANCEL = (400, -2011, "Unknown order sent.")
+#: The most trades ``myTrades`` / ``userTrades`` return per request.
+_TRADES_LIMIT = 1000
 
 
 def text(value: Decimal | None, places: int = 8) -> str:
@@ -219,7 +225,7 @@ class FakeBinance(FakeVenueServer):
             resting = [o for o in market.open_orders(symbol) if "algoId" not in o.extra or o.triggered]
             return Reply(200, [self.order_json(o, futures) for o in resting])
         if route in (("GET", "myTrades"), ("GET", "userTrades")):
-            return Reply(200, self.trades(market, params, futures))
+            return self.trades(market, params, futures)
         if route == ("GET", "account"):
             return Reply(200, self.futures_account(market) if futures else self.spot_account(market))
         if route == ("GET", "positionRisk"):
@@ -716,12 +722,35 @@ class FakeBinance(FakeVenueServer):
 
     # -- the account ------------------------------------------------------------------------------------------
 
-    def trades(self, market: FakeMarket, params: dict[str, Any], futures: bool) -> list[dict[str, Any]]:
+    def trades(self, market: FakeMarket, params: dict[str, Any], futures: bool) -> Reply:
+        """``myTrades`` / ``userTrades``: by order, from a trade id, in a time range, or the latest; 1,000 at most."""
+        if int(params.get("limit") or 500) > _TRADES_LIMIT:
+            return error((400, -1130, "Data sent for parameter 'limit' is not valid."))
+        if "startTime" in params and "endTime" in params:
+            span = int(params["endTime"]) - int(params["startTime"])
+            if span > (7 if futures else 1) * 86_400_000:
+                longest = "7 days" if futures else "24 hours"
+                return error((400, -1127, f"More than {longest} between startTime and endTime."))
+        return Reply(200, self.trade_list(market, params, futures))
+
+    def trade_list(self, market: FakeMarket, params: dict[str, Any], futures: bool) -> list[dict[str, Any]]:
         symbol = self.symbol_of(market, params.get("symbol"))
-        start = int(params.get("startTime") or 0)
-        chosen = [t for t in market.trades if t.symbol == symbol and t.time_ms >= start][
-            : int(params.get("limit") or 500)
-        ]
+        chosen = [t for t in market.trades if t.symbol == symbol]
+        if "orderId" in params:
+            chosen = [t for t in chosen if t.oid == int(params["orderId"])]
+        if "fromId" in params:
+            chosen = [t for t in chosen if t.tid >= int(params["fromId"])]
+        if "startTime" in params or "endTime" in params:
+            # A time range spans a day at most on spot, a week on futures; one end given, the other follows.
+            window = (7 if futures else 1) * 86_400_000
+            start = int(params.get("startTime") or int(params.get("endTime") or 0) - window)
+            end = int(params.get("endTime") or start + window)
+            chosen = [t for t in chosen if start <= t.time_ms <= end]
+        limit = int(params.get("limit") or 500)
+        if "orderId" in params or "fromId" in params or "startTime" in params:
+            chosen = chosen[:limit]
+        else:
+            chosen = chosen[-limit:]  # the most recent
         if futures:
             return [
                 {

@@ -6,7 +6,9 @@ the response comments of ``ccxt/hyperliquid.py``): ``metaAndAssetCtxs``,
 ``spotMetaAndAssetCtxs``, ``spotMeta``, ``allMids``, ``candleSnapshot``,
 ``clearinghouseState``, ``spotClearinghouseState``, ``userAbstraction``,
 ``frontendOpenOrders``, ``orderStatus`` (``unknownOid`` when it does not know
-the order), ``userFills``/``userFillsByTime``; actions ``order`` (statuses
+the order), ``userFills`` (the latest 2,000 fills) and ``userFillsByTime``
+(2,000 from ``startTime`` on, oldest first, as the docs' paging by the last
+fill's time implies); actions ``order`` (statuses
 ``resting``, ``filled``, ``error``), ``cancel``, ``cancelByCloid``. Signatures
 are not checked. ``approveBuilderFee`` and ``setReferrer`` are answered like
 the venue does, and recorded: the tests assert that none is ever sent.
@@ -49,6 +51,8 @@ REFUSALS = {
     "tick": "Price must be divisible by tick size. asset={asset}",
     "minimum": "Order must have minimum value of $10. asset={asset}",
 }
+#: Fills per ``userFills`` / ``userFillsByTime`` reply (Hyperliquid docs, info endpoint).
+_FILLS_PER_REPLY = 2000
 _UNKNOWN_ORDER = "Order was never placed, already canceled, or filled. asset={asset}"
 _TOKENS = [
     {
@@ -258,11 +262,13 @@ class FakeHyperliquid(FakeVenueServer):
                     },
                 },
             )
-        if kind in ("userFills", "userFillsByTime"):
+        if kind == "userFills":  # the latest 2,000, newest first
+            return Reply(200, [self.fill(t) for t in reversed(market.trades[-_FILLS_PER_REPLY:])])
+        if kind == "userFillsByTime":  # 2,000 from startTime on: the docs page on from the last one's time
             start = int(body.get("startTime") or 0)
             end = int(body.get("endTime") or 2**62)
-            fills = [self.fill(t) for t in reversed(market.trades) if start <= t.time_ms <= end]
-            return Reply(200, fills[:2000])
+            fills = [self.fill(t) for t in market.trades if start <= t.time_ms <= end]
+            return Reply(200, fills[:_FILLS_PER_REPLY])
         if kind == "exchangeStatus":
             return Reply(200, {"specialStatuses": None, "time": str(market.trades[-1].time_ms if market.trades else 0)})
         return Reply(422, "Failed to deserialize the JSON body into the target type")

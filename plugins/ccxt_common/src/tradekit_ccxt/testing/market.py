@@ -231,6 +231,20 @@ class FakeMarket:
             self._match(order, price, taker=True)
         return order
 
+    def trade_elsewhere(self, symbol: str, count: int, quantity: Decimal) -> None:
+        """``count`` market orders of this account sent by another client, buys and sells in turn: a busy account."""
+        for i in range(count):
+            side = "buy" if i % 2 == 0 else "sell"
+            self.place(FakeOrder(0, None, symbol, side, "market", quantity, None))
+
+    def backdate(self, ms: int) -> None:
+        """Everything so far happened ``ms`` earlier: orders' and trades' times move back (a long outage, in tests)."""
+        for order in self.orders.values():
+            order.created_ms -= ms
+            order.updated_ms -= ms
+        for trade in self.trades:
+            trade.time_ms -= ms
+
     def _check_funds(self, order: FakeOrder, price: Decimal) -> None:
         quote = self._quote(order.symbol)
         value = order.quantity * (order.price or order.trigger or price)
