@@ -14,6 +14,7 @@ import pytest
 from tradekit_binance import BinanceExchange, BinanceSettings
 from tradekit_binance.fake_server import FakeBinance
 from tradekit_ccxt.testing.exchanges import Connections, order_factory
+from tradekit_ccxt.testing.market import FakeMarket
 
 from tradekit import secrets
 from tradekit.data import simulate_bars
@@ -77,3 +78,21 @@ def connect(venue: FakeBinance) -> Iterator[Connections[BinanceExchange]]:
 def make_order() -> Callable[..., Order]:
     """Orders with fresh engine-style client order ids; keyword arguments are intent fields (symbol first)."""
     return order_factory(SPOT)
+
+
+@pytest.fixture
+def market_for(venue: FakeBinance) -> Callable[[str], FakeMarket]:
+    """The fake venue's market of a symbol: USD-M for ``BTC/USDT:USDT``, spot otherwise."""
+
+    def market(symbol: str) -> FakeMarket:
+        chosen = venue.futures if ":" in symbol else venue.spot
+        assert chosen is not None
+        return chosen
+
+    return market
+
+
+@pytest.fixture
+def connect_for(connect: Connections[BinanceExchange]) -> Callable[[str], Callable[[], BinanceExchange]]:
+    """Makers of exchanges on the symbol's market (spot, or USD-M futures)."""
+    return lambda symbol: lambda: connect(market="usdm" if ":" in symbol else "spot")

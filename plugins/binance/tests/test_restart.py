@@ -1,13 +1,24 @@
-"""An order of a live run that died, taken up by the next process: fills made while down are booked once."""
+"""An order of a live run that died, taken up by the next process: fills made while down are booked once.
+
+Also: fills far back in the account's trades are found, by a running process and after a restart.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from tradekit_binance import BinanceExchange
 from tradekit_binance.fake_server import FakeBinance
+from tradekit_ccxt.testing.exchanges import resting_price
+from tradekit_ccxt.testing.history import (
+    check_a_fill_behind_more_than_a_page_of_other_trades,
+    check_filled_after_a_busy_outage,
+    check_filled_days_after_it_was_placed,
+)
 from tradekit_ccxt.testing.market import FakeMarket
 from tradekit_ccxt.testing.restart import (
     check_cancelled_while_down_after_an_unseen_fill,
@@ -22,36 +33,65 @@ FUTURES = "BTC/USDT:USDT"
 SYMBOLS = ("BTC/USDT", FUTURES)
 
 
-def market_of(venue: FakeBinance, symbol: str) -> FakeMarket:
-    market = venue.futures if ":" in symbol else venue.spot
-    assert market is not None
-    return market
-
-
-def on(connect: Callable[..., BinanceExchange], symbol: str) -> Callable[[], BinanceExchange]:
-    """Exchanges of the symbol's market (spot, or USD-M futures)."""
-    return lambda: connect(market="usdm" if ":" in symbol else "spot")
+Maker = Callable[[str], Callable[[], BinanceExchange]]
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_an_order_filled_while_the_run_was_down_reports_its_fill_once(
-    connect: Callable[..., BinanceExchange], venue: FakeBinance, make_order: Callable[..., Order], symbol: str
+    connect_for: Maker, venue: FakeBinance, make_order: Callable[..., Order], symbol: str
 ) -> None:
-    check_filled_while_down(on(connect, symbol), venue, make_order, symbol)
+    check_filled_while_down(connect_for(symbol), venue, make_order, symbol)
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_a_fill_booked_before_the_death_is_not_reported_again(
-    connect: Callable[..., BinanceExchange], venue: FakeBinance, make_order: Callable[..., Order], symbol: str
+    connect_for: Maker,
+    venue: FakeBinance,
+    market_for: Callable[[str], FakeMarket],
+    make_order: Callable[..., Order],
+    symbol: str,
 ) -> None:
-    check_partly_booked_then_filled_while_down(on(connect, symbol), venue, market_of(venue, symbol), make_order, symbol)
+    check_partly_booked_then_filled_while_down(connect_for(symbol), venue, market_for(symbol), make_order, symbol)
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_an_order_cancelled_while_down_reports_its_unseen_fill_before_its_end(
-    connect: Callable[..., BinanceExchange], venue: FakeBinance, make_order: Callable[..., Order], symbol: str
+    connect_for: Maker, market_for: Callable[[str], FakeMarket], make_order: Callable[..., Order], symbol: str
 ) -> None:
-    check_cancelled_while_down_after_an_unseen_fill(on(connect, symbol), market_of(venue, symbol), make_order, symbol)
+    check_cancelled_while_down_after_an_unseen_fill(connect_for(symbol), market_for(symbol), make_order, symbol)
+
+
+# --- fills far back in the account's trades: past a page of other trades, past Binance's time window ----------
+
+#: ``myTrades`` / ``userTrades`` return 1,000 trades a request at most.
+PAGE = 1000
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+@pytest.mark.parametrize(
+    "check", [check_a_fill_behind_more_than_a_page_of_other_trades, check_filled_after_a_busy_outage]
+)
+def test_a_fill_behind_a_page_of_other_trades_is_found_running_and_after_a_restart(
+    connect_for: Maker,
+    venue: FakeBinance,
+    market_for: Callable[[str], FakeMarket],
+    make_order: Callable[..., Order],
+    symbol: str,
+    check: Callable[..., None],
+) -> None:
+    check(connect_for(symbol), venue, market_for(symbol), make_order, symbol, PAGE)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_a_restart_books_the_fill_of_an_order_placed_days_before(
+    connect_for: Maker,
+    venue: FakeBinance,
+    market_for: Callable[[str], FakeMarket],
+    make_order: Callable[..., Order],
+    symbol: str,
+) -> None:
+    """Trades read from its creation show one day (spot) or seven (USD-M) of them: it is looked up by order id."""
+    check_filled_days_after_it_was_placed(connect_for(symbol), venue, market_for(symbol), make_order, symbol)
 
 
 def test_a_futures_stop_limit_that_triggered_while_down_is_followed_and_cancelled_as_the_order_it_placed(
@@ -80,4 +120,26 @@ def test_a_futures_stop_limit_that_triggered_while_down_is_followed_and_cancelle
     restarted.cancel_order(record)  # the placed order's id, not the stop's: the venue finds it
     events = restarted.poll_events()
     assert [e.status for e in events if isinstance(e, OrderUpdate)] == [OrderStatus.CANCELLED], events
-    assert market_of(venue, FUTURES).open_orders(FUTURES) == []
+    assert venue.futures is not None and venue.futures.open_orders(FUTURES) == []
+
+
+def test_each_poll_reads_the_account_trades_on_from_the_last_not_from_the_oldest_order(
+    connect_for: Maker, venue: FakeBinance, make_order: Callable[..., Order]
+) -> None:
+    """An order taken up days after it was placed: the first poll reads from its creation, the next ones do not."""
+    symbol = "BTC/USDT"
+    placing = connect_for(symbol)()
+    order = make_order(symbol=symbol, type=OrderType.LIMIT, price=resting_price(placing, symbol))
+    placing.submit_order(order)
+    record, fills = journaled(order, placing.poll_events())
+    placing.close()
+    created = datetime.now(UTC) - timedelta(days=2)
+    restarted = connect_for(symbol)()
+    assert restarted.resume_order(record.model_copy(update={"created_at": created}), fills) is not None
+    asked = len(venue.requests)
+    restarted.poll_events()
+    restarted.poll_events()
+    starts = [int(r.params["startTime"]) for r in venue.requests[asked:] if r.path.endswith("/myTrades")]
+    created_ms = int(created.timestamp() * 1000)
+    assert len(starts) == 2 and created_ms - 61_000 <= starts[0] <= created_ms, starts
+    assert starts[1] >= int(time.time() * 1000) - 61_000, starts  # a minute before the present

@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 from tradekit_ccxt.testing.cli import ExchangeCli, journal_rows, run_command
+from tradekit_ccxt.testing.history import (
+    check_a_fill_behind_more_than_a_page_of_other_trades,
+    check_filled_after_a_busy_outage,
+    check_filled_days_after_it_was_placed,
+)
 from tradekit_ccxt.testing.restart import (
     check_cancelled_while_down_after_an_unseen_fill,
     check_filled_while_down,
@@ -44,6 +49,30 @@ def test_an_order_cancelled_while_down_reports_its_unseen_fill_before_its_end(
     connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
 ) -> None:
     check_cancelled_while_down_after_an_unseen_fill(connect, venue.market, make_order, SYMBOL)
+
+
+# --- fills far back in the account's trades: past a page of fills ------------------------------------------
+
+#: ``userFillsByTime`` returns 2,000 fills a request at most (of every coin).
+PAGE = 2000
+
+
+@pytest.mark.parametrize(
+    "check", [check_a_fill_behind_more_than_a_page_of_other_trades, check_filled_after_a_busy_outage]
+)
+def test_a_fill_behind_a_page_of_other_trades_is_found_running_and_after_a_restart(
+    connect: Callable[..., HyperliquidExchange],
+    venue: FakeHyperliquid,
+    make_order: Callable[..., Order],
+    check: Callable[..., None],
+) -> None:
+    check(connect, venue, venue.market, make_order, SYMBOL, PAGE)
+
+
+def test_a_restart_books_the_fill_of_an_order_placed_days_before(
+    connect: Callable[..., HyperliquidExchange], venue: FakeHyperliquid, make_order: Callable[..., Order]
+) -> None:
+    check_filled_days_after_it_was_placed(connect, venue, venue.market, make_order, SYMBOL)
 
 
 # --- a live run, as a user runs it -------------------------------------------------------------------

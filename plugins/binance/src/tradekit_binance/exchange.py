@@ -56,6 +56,8 @@ _CODES: dict[int, type[ExchangeError]] = {
     -2021: InvalidOrder,  # the order would trigger at once.
 }
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+#: The most trades ``myTrades`` (spot) and ``userTrades`` (USD-M) return per request.
+_TRADES_LIMIT = 1000
 
 
 class BinanceSettings(CcxtSettings):
@@ -79,6 +81,8 @@ class BinanceExchange(CcxtExchange):
     ccxt_id = "binance"
     venue_name = "Binance"
     venue_rate_limits: ClassVar[dict[str, float]] = {"spot": 6000, "usdm": 2400}
+    #: ``myTrades`` / ``userTrades`` return at most 1,000 trades a request.
+    trades_page_limit: ClassVar[int | None] = _TRADES_LIMIT
     capabilities = Capabilities(
         order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}),
         trigger_directions=frozenset({TriggerDirection.RISING, TriggerDirection.FALLING}),
@@ -258,6 +262,24 @@ class BinanceExchange(CcxtExchange):
         if self.futures:
             orders += list(self.client.fetch_open_orders(symbol, None, None, {"trigger": True}))
         return orders
+
+    def order_trades_data(self, tracked: Tracked) -> list[dict[str, Any]]:
+        """The order's trades by ``orderId`` (weight 5, no time window), a page of 1,000 after another by ``fromId``.
+
+        Reading the account's trades from a time finds only a day's (spot) or
+        a week's (USD-M) after it: an order that rested longer, or one taken
+        up after a long outage, is looked up by its id instead.
+        """
+        if tracked.exchange_order_id is None or self._is_algo(tracked, None):
+            return []  # not placed on the book yet: no trades
+        params: dict[str, Any] = {"orderId": tracked.exchange_order_id}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = list(self.client.fetch_my_trades(tracked.symbol, None, _TRADES_LIMIT, params))
+            found += page
+            if len(page) < _TRADES_LIMIT:
+                return found
+            params = {"orderId": tracked.exchange_order_id, "fromId": max(int(t["id"]) for t in page) + 1}
 
     def trigger_direction(self, data: dict[str, Any]) -> TriggerDirection | None:
         """From the order type and side: STOP* buys and TAKE_PROFIT* sells wait for a rise."""

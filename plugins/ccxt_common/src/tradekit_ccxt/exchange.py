@@ -41,6 +41,7 @@ from tradekit_ccxt.orders import decimal_or_none, fill_from_trade, order_from_cc
 from tradekit_ccxt.retry import RetryPolicy, call_with_retry
 from tradekit_ccxt.streaming import BarBook, MarketStream, Snapshot
 from tradekit_ccxt.tracking import OrderTracker, Tracked
+from tradekit_ccxt.trades import PAGES_PER_ORDER, PAGES_PER_POLL, TradesCursor, TradesPage, page_of, read_pages
 
 T = TypeVar("T")
 log = logging.getLogger("tradekit.ccxt")
@@ -125,6 +126,8 @@ class CcxtExchange(Exchange):
     venue_rate_limits: ClassVar[dict[str, float]] = {}
     #: What the venue is called in messages.
     venue_name: ClassVar[str] = ""
+    #: The most trades the venue returns per request of the account's trades; None: each read is one page.
+    trades_page_limit: ClassVar[int | None] = None
 
     settings: CcxtSettings
 
@@ -133,6 +136,7 @@ class CcxtExchange(Exchange):
         self._client: Any = None
         self._budgets: dict[str, WeightBudget] = {}
         self._tracker = OrderTracker()
+        self._trades_from = TradesCursor()
         self._client_ids = self.make_client_ids()
         self._last_refresh = 0.0
         self._policy = RetryPolicy(attempts=self.settings.retries)
@@ -182,9 +186,25 @@ class CcxtExchange(Exchange):
         """ccxt's dicts of the resting orders (of ``symbol``, or all)."""
         return list(self.client.fetch_open_orders(symbol))
 
-    def trades_data(self, symbol: str, since_ms: int) -> list[dict[str, Any]]:
-        """The account's own trades of ``symbol`` since ``since_ms``."""
-        return list(self.client.fetch_my_trades(symbol, since_ms))
+    def trades_page(self, symbol: str, since_ms: int) -> TradesPage:
+        """One page of the account's own trades of ``symbol`` from ``since_ms``, oldest first.
+
+        ``trades_page_limit`` trades are asked for; a page that many long says
+        more may follow. A venue whose page holds other symbols' trades too
+        (so that ccxt's count is not the venue's) overrides this.
+        """
+        limit = self.trades_page_limit
+        trades = list(self.client.fetch_my_trades(symbol, since_ms, limit))
+        return page_of(trades, since_ms, full=limit is not None and len(trades) >= limit)
+
+    def order_trades_data(self, tracked: Tracked) -> list[dict[str, Any]]:
+        """Every trade of one order, whatever its age (read when the venue counts more filled than was reported).
+
+        By default the account's trades of its symbol, page after page from
+        the order's creation; a venue that can ask by order id does so.
+        """
+        pages = read_pages(lambda since: self.trades_page(tracked.symbol, since), tracked.since_ms, PAGES_PER_ORDER)
+        return [trade for page in pages for trade in page.trades]
 
     def trigger_direction(self, data: dict[str, Any]) -> TriggerDirection | None:
         """The direction of a trigger order the venue reports, when it states it (None: infer it)."""
@@ -693,6 +713,7 @@ class CcxtExchange(Exchange):
         since_ms = int(min(starts).timestamp() * 1000) - 60_000 if starts else self.client.milliseconds() - 86_400_000
         # Followed before it is looked up: the lookup learns what the venue calls it (a triggered stop's new order).
         tracked = self._tracker.take_up(order, venue_id, since_ms, fills)
+        self._trades_from.include(order.symbol, since_ms)
         try:
             data = self.read("fetch_order", lambda: self._fetch_or_none(venue_id, order.symbol, tracked))
         except ExchangeError:
@@ -741,23 +762,50 @@ class CcxtExchange(Exchange):
             self._refresh(unfinished)
         return self._tracker.drain()
 
-    def _collect_fills(self, symbol: str, since_ms: int) -> None:
-        """Report the account's trades of ``symbol`` since ``since_ms`` that belong to tracked orders."""
-        trades = self.read("poll_events", lambda: self.trades_data(symbol, since_ms))
+    def _collect_fills(self, symbol: str, group: list[Tracked]) -> None:
+        """Report the account's trades of ``symbol`` that belong to tracked orders, read on from the last poll."""
+        since = self._trades_from.start(symbol, min(t.since_ms for t in group))
+        for page in read_pages(
+            lambda start: self.read("poll_events", lambda: self.trades_page(symbol, start)), since, PAGES_PER_POLL
+        ):
+            self._book(symbol, page.trades)
+            if page.next_since is None:
+                self._trades_from.caught_up(symbol, self.client.milliseconds())
+                return
+            self._trades_from.stopped_at(symbol, page.next_since)
+
+    def _collect_order_fills(self, tracked: Tracked) -> None:
+        """Report the trades of one order the account's trades did not show (the venue counts more filled)."""
+        self._book(tracked.symbol, self.read("poll_events", lambda: self.order_trades_data(tracked)))
+        if not tracked.done:
+            log.warning(
+                "%s counts more filled of order %s than its trades show (%s reported); looking again next poll",
+                self.venue_name or self.name,
+                tracked.order.client_order_id,
+                tracked.filled,
+            )
+
+    def _book(self, symbol: str, trades: Sequence[dict[str, Any]]) -> None:
+        """Report each trade that belongs to a tracked, unfinished order (once: by trade id), oldest first."""
         for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
             owner = self._tracker.by_exchange_id(trade.get("order"))
             if owner is not None and not owner.done:
                 self._tracker.add_fill(owner, fill_from_trade(trade, owner.order.client_order_id, symbol))
 
-    def _resting(self, symbol: str) -> list[dict[str, Any]]:
-        return self.read("poll_events", lambda: self.open_orders_data(symbol))
+    def _resting(self, symbol: str) -> dict[str, Decimal | None]:
+        """The venue's resting orders of ``symbol``: venue order id -> the quantity it counts filled."""
+        orders = self.read("poll_events", lambda: self.open_orders_data(symbol))
+        return {str(data.get("id")): decimal_or_none(data.get("filled")) for data in orders}
 
     def _refresh(self, unfinished: list[Tracked]) -> None:
         """The final state of orders that left the book, then fills from the account's trades, then settle.
 
         The orders are looked up before the trades are read, so every fill a
-        venue counts in an order's final state is among the trades read after;
-        a lookup may also give a triggered stop its new id, which its fills carry.
+        venue counts in an order's state is among the trades read after; a
+        lookup may also give a triggered stop its new id, which its fills
+        carry. An order the venue counts more filled than its trades read so
+        far showed (outside the venue's time window or page) has its own
+        trades read.
         """
         at = datetime.now(UTC)
         by_symbol: dict[str, list[Tracked]] = {}
@@ -768,16 +816,23 @@ class CcxtExchange(Exchange):
                 if tracked.exchange_order_id is None:
                     # The acknowledgement was lost: learn the venue's id before matching its trades.
                     self.fetch_order(tracked.order.client_order_id, symbol)
-            resting = {str(d.get("id")) for d in self._resting(symbol)}
+            resting = self._resting(symbol)
             gone: list[tuple[Tracked, Order | None]] = []
+            counted: list[tuple[Tracked, Decimal | None]] = []
             for tracked in group:
                 if tracked.done:
                     continue
                 if tracked.exchange_order_id in resting and not tracked.cancel_requested:
                     self._tracker.acknowledge(tracked, at)
+                    counted.append((tracked, resting.get(tracked.exchange_order_id or "")))
                 else:
-                    gone.append((tracked, self.fetch_order(tracked.order.client_order_id, symbol)))
-            self._collect_fills(symbol, min(t.since_ms for t in group))
+                    view = self.fetch_order(tracked.order.client_order_id, symbol)
+                    gone.append((tracked, view))
+                    counted.append((tracked, view.filled_quantity if view is not None else None))
+            self._collect_fills(symbol, group)
+            for tracked, filled in counted:
+                if filled is not None and filled > tracked.filled and not tracked.done:
+                    self._collect_order_fills(tracked)
             for tracked, view in gone:
                 if view is not None:
                     self._tracker.settle(tracked, view, at)

@@ -30,6 +30,7 @@ from tradekit_ccxt.client_ids import ClientIdFormat, HexClientIds
 from tradekit_ccxt.exchange import CcxtExchange, CcxtSettings, OrderArguments
 from tradekit_ccxt.orders import decimal_or_none, rests_when_triggered
 from tradekit_ccxt.tracking import Tracked
+from tradekit_ccxt.trades import TradesPage, next_since
 
 from tradekit.domain.instruments import Instrument
 from tradekit.domain.orders import Order, OrderType, Side, TimeInForce, TriggerDirection
@@ -56,6 +57,8 @@ _PER_ITEMS_INFO = frozenset(
     }
 )
 _MAX_CANDLES = 5000
+#: ``userFillsByTime`` returns at most 2,000 fills a request (Hyperliquid docs, info endpoint).
+_FILLS_PER_PAGE = 2000
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -236,6 +239,22 @@ class HyperliquidExchange(CcxtExchange):
         if "below" in condition:
             return TriggerDirection.FALLING
         return None
+
+    def trades_page(self, symbol: str, since_ms: int) -> TradesPage:
+        """``userFillsByTime`` from ``since_ms``: the account's fills of every coin, 2,000 at most, oldest first.
+
+        Hyperliquid's info docs page a time range by starting the next request
+        at the last fill's time; whether more may follow is told by the
+        venue's count (every coin), not by ccxt's (this symbol only).
+        """
+        client = self.client
+        user, _ = client.handle_public_address("fetchMyTrades", {})
+        reply = client.publicPostInfo({"type": "userFillsByTime", "user": user, "startTime": since_ms})
+        fills = reply if isinstance(reply, list) else []
+        page = client.parse_trades(fills, self._market(symbol), since_ms)
+        if len(fills) < _FILLS_PER_PAGE:
+            return TradesPage(list(page), None)
+        return TradesPage(list(page), next_since((int(fill.get("time") or 0) for fill in fills), since_ms))
 
     def poll_latest_price(self, symbol: str) -> Decimal | None:
         """The mid price over REST from ``allMids`` (weight 2, where a ticker would cost 40)."""

@@ -41,6 +41,11 @@ def journaled(order: Order, events: Sequence[OrderUpdate | Fill]) -> tuple[Order
     return record, fills
 
 
+def fills_of(order: Order, events: Sequence[OrderUpdate | Fill]) -> list[Fill]:
+    """The fills of ``order`` among ``events``."""
+    return [e for e in events if isinstance(e, Fill) and e.client_order_id == order.client_order_id]
+
+
 def _kinds(events: Sequence[OrderUpdate | Fill]) -> list[str]:
     return [f"fill {e.quantity}" if isinstance(e, Fill) else e.status.value for e in events]
 
@@ -59,24 +64,35 @@ def _taking_half(
     return placing, order
 
 
-def check_filled_while_down(
-    connect: Connect, server: FakeVenueServer, make_order: Callable[..., Order], symbol: str
-) -> None:
-    """A resting order that filled while the run was down: its fill is reported after the restart, once."""
+def left_resting(connect: Connect, make_order: Callable[..., Order], symbol: str) -> tuple[Order, list[Fill]]:
+    """A buy limit 10 % under the market, placed and polled by a process that then dies: its journal's record."""
     placing = connect()
-    price = resting_price(placing, symbol)
-    order = make_order(symbol=symbol, type=OrderType.LIMIT, price=price)
+    order = make_order(symbol=symbol, type=OrderType.LIMIT, price=resting_price(placing, symbol))
     placing.submit_order(order)
     record, fills = journaled(order, placing.poll_events())
     assert record.status is OrderStatus.ACCEPTED and not fills
     placing.close()  # the process dies
-    server.set_price(symbol, price - price / 100)
+    return record, fills
+
+
+def fill_it_and_restart(connect: Connect, server: FakeVenueServer, record: Order, fills: Sequence[Fill]) -> None:
+    """The venue fills the order left resting; a new process takes it up and reports that fill once, at its limit."""
+    assert record.price is not None
+    server.set_price(record.symbol, record.price - record.price / 100)
     restarted = connect()
     view = restarted.resume_order(record, fills)
     assert view is not None and view.status is OrderStatus.FILLED, view
     events = restarted.poll_events()
-    assert _kinds(events) == [f"fill {order.quantity}"], events
+    assert [(e.quantity, e.price) for e in fills_of(record, events)] == [(record.quantity, record.price)], events
     assert restarted.poll_events() == []
+
+
+def check_filled_while_down(
+    connect: Connect, server: FakeVenueServer, make_order: Callable[..., Order], symbol: str
+) -> None:
+    """A resting order that filled while the run was down: its fill is reported after the restart, once."""
+    record, fills = left_resting(connect, make_order, symbol)
+    fill_it_and_restart(connect, server, record, fills)
 
 
 def check_partly_booked_then_filled_while_down(
