@@ -127,6 +127,14 @@ class MisRoundingExchange(FakeExchange):
         super().submit_order(order)
 
 
+class RepeatingExchange(FakeExchange):
+    """Taking an order up after a restart, reports the journal's fills of it again."""
+
+    def resume_order(self, order, fills):
+        self._pending.extend(fills)
+        return super().resume_order(order, fills)
+
+
 class HttpSettings(NotifierSettings):
     url: str = "http://127.0.0.1:9"
     token: SecretStr = SecretStr("")
@@ -211,6 +219,10 @@ class TestMisRounding(ExchangeConformance):
     off_tick = "nearest"
 
 
+class TestRepeating(ExchangeConformance):
+    plugin = broken.RepeatingExchange
+
+
 class TestBlocking(NotifierConformance):
     plugin = broken.BlockingNotifier
 
@@ -254,6 +266,7 @@ BROKEN_RULES = [
     ("TestSwallowing::test_fail_closed", "risk.fail-closed"),
     ("TestLooseSettings::test_settings_validated", "risk.settings-validated"),
     ("TestMisRounding::test_rounding", "exchange.rounding"),
+    ("TestRepeating::test_resume", "exchange.resume"),
     ("TestBlocking::test_never_blocks", "notifier.never-blocks"),
     ("TestLeaky::test_no_secrets", "notifier.no-secrets"),
     ("TestTomorrow::test_no_lookahead", "model.no-lookahead"),
@@ -272,6 +285,8 @@ KEPT_RULES = [
     "TestLooseSettings::test_returns_verdict",
     "TestMisRounding::test_order_kind_limit",
     "TestMisRounding::test_error_mapping",
+    "TestRepeating::test_order_kind_limit",
+    "TestRepeating::test_reconnect",
     "TestBlocking::test_no_secrets",
     "TestBlocking::test_survives_failure",
     "TestLeaky::test_never_blocks",

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tradekit.domain.orders import (
+    Fill,
     Order,
     OrderStatus,
     OrderType,
@@ -56,7 +57,7 @@ class ExchangeConformance(PluginConformance):
     Rules (each skipped, with the reason, when the capability is not claimed):
     ``exchange.order-kind.<market|limit|stop|stop-limit|post-only|reduce-only>``, ``exchange.cancel``,
     ``exchange.client-order-id``, ``exchange.rounding``, ``exchange.error-mapping``,
-    ``exchange.reconnect``, ``exchange.settings-validated``.
+    ``exchange.reconnect``, ``exchange.resume``, ``exchange.settings-validated``.
     """
 
     kind = "exchange"
@@ -459,6 +460,92 @@ class ExchangeConformance(PluginConformance):
         second = session.order(Side.BUY, OrderType.LIMIT, price=session.below())
         self._expect_resting(session, session.attempt(second), "a buy limit sent after reconnecting")
         self._finish(session, first, "the order placed before reconnecting")
+
+    # -- a run taken up after a restart ---------------------------------------------------------------
+
+    def _another(self, session: ExchangeSession, order: Order) -> ExchangeSession | None:
+        """A second exchange on the same venue (as a restarted process makes), or None: each instance is a venue."""
+        other = ExchangeSession(self, self.make_exchange())
+        other.exchange.connect()
+        if order.client_order_id in other.open_ids():
+            return other
+        other.cleanup()
+        return None
+
+    def _resume(self, taker: ExchangeSession, record: Order, fills: list[Fill], what: str) -> Order | None:
+        try:
+            return taker.exchange.resume_order(record.model_copy(), list(fills))
+        except Exception as error:
+            violated(
+                self.current_rule,
+                f"resume_order of {what} raised {describe_error(error)}; return the venue's view of the order, "
+                "or None when the venue does not know it",
+            )
+
+    @rule("exchange.resume")
+    def test_resume(self, tk_exchange: ExchangeSession) -> None:
+        """resume_order takes up an order the journal holds: the venue's view, then each fill once, none journaled.
+
+        A second instance of the exchange takes the order up, as a restarted
+        process would, when it sees the first one's orders (a shared venue);
+        otherwise the same instance does.
+        """
+        session = tk_exchange
+        self._needs(session, OrderType.LIMIT)
+        price = session.below()
+        order = session.order(Side.BUY, OrderType.LIMIT, price=price)
+        what = f"a buy limit at {price} (market {session.reference})"
+        self._expect_resting(session, session.attempt(order), what)
+        taker = self._another(session, order)
+        try:
+            self._check_resume(session, taker or session, order, what, shared=taker is not None)
+        finally:
+            if taker is not None:
+                taker.cleanup()
+
+    def _check_resume(
+        self, session: ExchangeSession, taker: ExchangeSession, order: Order, what: str, *, shared: bool
+    ) -> None:
+        record = session.tracked(order)  # as the journal of the run that died holds it: accepted, unfilled
+        view = self._resume(taker, record, [], what)
+        if view is None or view.status not in OPEN or view.client_order_id != order.client_order_id:
+            violated(
+                self.current_rule,
+                f"resume_order of {what}, resting, returned {view!r}; return the venue's view of it (ACCEPTED)",
+            )
+        unsent = session.order(Side.BUY, OrderType.LIMIT, price=session.below())
+        if (unknown := self._resume(taker, unsent, [], "an order never sent")) is not None:
+            violated(self.current_rule, f"resume_order of an order never sent returned {unknown!r}, not None")
+        assert order.price is not None
+        if not session.move(order.price - session.tick):
+            return  # the market cannot be moved: the order is checked to be taken up, not to fill
+        taker.settle(order, frozenset({OrderStatus.FILLED}))
+        fills = taker.fills(order)
+        filled = sum((fill.quantity for fill in fills), Decimal(0))
+        if filled != order.quantity or len({fill.fill_id for fill in fills}) != len(fills):
+            violated(
+                self.current_rule,
+                f"{what}, taken up by resume_order, filled when the market fell through its limit; poll_events "
+                f"reported {taker._history(order)} (fill ids {[f.fill_id for f in fills]}): report each fill once, "
+                f"{order.quantity} in all",
+            )
+        # Taken up again (another restart), its fill journaled: nothing more is reported.
+        again = ExchangeSession(self, self.make_exchange()) if shared else taker
+        before = len(again.fills(order))
+        try:
+            if again is not taker:
+                again.exchange.connect()
+            self._resume(again, taker.tracked(order), fills, f"{what}, filled and its fill journaled")
+            again.poll()
+            if len(again.fills(order)) != before:
+                violated(
+                    self.current_rule,
+                    f"resume_order of {what}, filled and its fill journaled, reported it again: "
+                    f"{again._history(order)}; a fill among the journal's is never reported again",
+                )
+        finally:
+            if again is not taker:
+                again.cleanup()
 
     @rule("exchange.settings-validated")
     def test_settings_validated(self) -> None:
