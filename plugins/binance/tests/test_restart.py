@@ -24,6 +24,7 @@ from tradekit_ccxt.testing.restart import (
     check_cancelled_while_down_after_an_unseen_fill,
     check_filled_while_down,
     check_partly_booked_then_filled_while_down,
+    fills_of,
     journaled,
 )
 
@@ -143,3 +144,33 @@ def test_each_poll_reads_the_account_trades_on_from_the_last_not_from_the_oldest
     created_ms = int(created.timestamp() * 1000)
     assert len(starts) == 2 and created_ms - 61_000 <= starts[0] <= created_ms, starts
     assert starts[1] >= int(time.time() * 1000) - 61_000, starts  # a minute before the present
+
+
+def test_a_fill_the_venue_counts_before_it_lists_the_trade_is_looked_for_each_poll_then_booked_once(
+    connect_for: Maker,
+    venue: FakeBinance,
+    market_for: Callable[[str], FakeMarket],
+    make_order: Callable[..., Order],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    symbol = "BTC/USDT"
+    market = market_for(symbol)
+    exchange = connect_for(symbol)()
+    price = resting_price(exchange, symbol)
+    order = make_order(symbol=symbol, type=OrderType.LIMIT, price=price)
+    exchange.submit_order(order)
+    exchange.poll_events()
+    venue.set_price(symbol, price - price / 100)
+    unlisted = market.trades.pop()  # the order counts as filled; its trade is not listed yet
+    asked = len(venue.requests)
+    with caplog.at_level("WARNING", logger="tradekit.ccxt"):
+        for _ in range(5):
+            assert fills_of(order, exchange.poll_events()) == []
+    by_order = [r for r in venue.requests[asked:] if r.path.endswith("/myTrades") and "orderId" in r.params]
+    assert len(by_order) == 5
+    (warning,) = [r.getMessage() for r in caplog.records if order.client_order_id in r.getMessage()]
+    assert f"counts {order.quantity} of order" in warning and "after 5 polls" in warning
+    market.trades.append(unlisted)
+    (fill,) = fills_of(order, exchange.poll_events())
+    assert fill.quantity == order.quantity
+    assert exchange.poll_events() == []

@@ -52,6 +52,8 @@ OrderArguments = tuple[str, str, float, float | None, dict[str, Any]]
 STREAM_HISTORY = 200
 #: After a candle's period ended, how long the stream may stay silent before REST is asked (clock skew, latency).
 CLOSE_GRACE_MS = 5_000
+#: Polls in a row an order's trades may show less than the venue counts filled before the log names it.
+_SHORT_POLLS_NAMED = 5
 #: ``has`` of each ccxt.pro class (read once: making a client to read it costs a few milliseconds).
 _STREAM_HAS: dict[type, dict[str, Any]] = {}
 
@@ -774,15 +776,25 @@ class CcxtExchange(Exchange):
                 return
             self._trades_from.stopped_at(symbol, page.next_since)
 
-    def _collect_order_fills(self, tracked: Tracked) -> None:
-        """Report the trades of one order the account's trades did not show (the venue counts more filled)."""
+    def _collect_order_fills(self, tracked: Tracked, counted: Decimal) -> None:
+        """Report the trades of one order the account's trades did not show: the venue counts ``counted`` filled.
+
+        A venue may count a fill a moment before it lists the trade: the gap
+        is looked at again each poll, and named in the log once it lasts.
+        """
         self._book(tracked.symbol, self.read("poll_events", lambda: self.order_trades_data(tracked)))
-        if not tracked.done:
+        if tracked.done or tracked.filled >= counted:
+            tracked.short_polls = 0
+            return
+        tracked.short_polls += 1
+        if tracked.short_polls % _SHORT_POLLS_NAMED == 0:
             log.warning(
-                "%s counts more filled of order %s than its trades show (%s reported); looking again next poll",
+                "%s counts %s of order %s filled, but its trades show %s, after %d polls; looking again next poll",
                 self.venue_name or self.name,
+                counted,
                 tracked.order.client_order_id,
                 tracked.filled,
+                tracked.short_polls,
             )
 
     def _book(self, symbol: str, trades: Sequence[dict[str, Any]]) -> None:
@@ -832,7 +844,7 @@ class CcxtExchange(Exchange):
             self._collect_fills(symbol, group)
             for tracked, filled in counted:
                 if filled is not None and filled > tracked.filled and not tracked.done:
-                    self._collect_order_fills(tracked)
+                    self._collect_order_fills(tracked, filled)
             for tracked, view in gone:
                 if view is not None:
                     self._tracker.settle(tracked, view, at)

@@ -30,6 +30,8 @@ class Tracked(TrackedOrder):
     venue_client_id: str
     since_ms: int
     exchange_order_id: str | None = None
+    #: Polls in a row that found fewer of its trades than the venue counts filled.
+    short_polls: int = 0
 
     @property
     def venue_order_id(self) -> str | None:
