@@ -463,10 +463,15 @@ class ExchangeConformance(PluginConformance):
 
     # -- a run taken up after a restart ---------------------------------------------------------------
 
+    def _connected(self) -> ExchangeSession:
+        """A new instance of the exchange, connected, as a restarted process makes one."""
+        exchange = self.make_exchange()
+        exchange.connect()
+        return ExchangeSession(self, exchange)
+
     def _another(self, session: ExchangeSession, order: Order) -> ExchangeSession | None:
         """A second exchange on the same venue (as a restarted process makes), or None: each instance is a venue."""
-        other = ExchangeSession(self, self.make_exchange())
-        other.exchange.connect()
+        other = self._connected()
         if order.client_order_id in other.open_ids():
             return other
         other.cleanup()
@@ -530,11 +535,9 @@ class ExchangeConformance(PluginConformance):
                 f"{order.quantity} in all",
             )
         # Taken up again (another restart), its fill journaled: nothing more is reported.
-        again = ExchangeSession(self, self.make_exchange()) if shared else taker
+        again = self._connected() if shared else taker
         before = len(again.fills(order))
         try:
-            if again is not taker:
-                again.exchange.connect()
             self._resume(again, taker.tracked(order), fills, f"{what}, filled and its fill journaled")
             again.poll()
             if len(again.fills(order)) != before:
