@@ -181,7 +181,9 @@ def run_journaled(path: Path, recorder_for: Any, n: int = 120) -> None:
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables orders are journaled in, in the order they were written."""
+    """Every row of the tables orders are journaled in, in the order they were written (batches unpacked)."""
+    with Journal(path) as journal:
+        journal.unpack_batches()
     connection = sqlite3.connect(path)
     try:
         return {
@@ -508,3 +510,110 @@ def test_a_journal_that_cannot_be_written_ends_the_backtest_with_its_error_and_k
     assert orders, "the batches written before the failure stay"
     # Batches are whole: every order written has its history up to its state in the snapshot.
     assert all(history and history[-1][1] is order.status for order, history in zip(orders, histories, strict=True))
+
+
+# --- batches committed as they are, unpacked when read -----------------------------------------------
+
+
+def raw_counts(path: Path) -> dict[str, int]:
+    """How many rows each table holds, read with plain SQL (no Journal, which would unpack first)."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("record_batches", *TABLES)
+        }
+    finally:
+        connection.close()
+
+
+def test_a_backtest_commits_its_batches_as_they_are_and_the_first_read_unpacks_them(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    before = raw_counts(path)
+    assert before["record_batches"] > 20
+    assert [before[table] for table in TABLES] == [0, 0, 0, 0]
+
+    with Journal(path) as journal:
+        (record,) = journal.list_runs()
+    after = raw_counts(path)
+    assert after["record_batches"] == 0
+    assert record.orders == after["orders"] > 50 and record.fills == after["fills"] > 20
+    assert after["order_updates"] > after["orders"] and after["positions"] == after["fills"]
+    # Read again: nothing is unpacked twice.
+    with Journal(path) as journal:
+        journal.unpack_batches()
+    assert raw_counts(path) == after
+
+
+class _MovedMeanwhile:
+    """A connection that lets another reader unpack every batch just after it listed them."""
+
+    def __init__(self, connection: sqlite3.Connection, other: Journal) -> None:
+        self.connection = connection
+        self.other = other
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        cursor = self.connection.execute(sql, *args)
+        if sql.startswith("SELECT id FROM record_batches"):
+            ids = cursor.fetchall()
+            self.other.unpack_batches()
+            return iter(ids)
+        return cursor
+
+
+def test_two_readers_unpacking_at_once_move_each_batch_once(tmp_path: Path) -> None:
+    from tradekit.journal.bulk import unpack_batches
+
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    run_journaled(tmp_path / "direct.sqlite", DirectRecorder)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        with Journal(path) as other:
+            assert unpack_batches(_MovedMeanwhile(connection, other)) == 0  # type: ignore[arg-type]
+    finally:
+        connection.close()
+    assert raw_counts(path)["record_batches"] == 0
+    assert table_rows(path) == table_rows(tmp_path / "direct.sqlite")
+
+
+def test_a_journal_of_schema_version_1_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    run_journaled(path, DirectRecorder)
+    expected = table_rows(path)
+    # As tradekit wrote it before batches were committed as they are.
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("DROP TABLE record_batches")
+    connection.execute("UPDATE schema_version SET version = 1")
+    connection.close()
+
+    run = RunInfo(
+        run_id="fedcba9876543210" * 2,
+        mode=RunMode.BACKTEST,
+        exchange="paper",
+        strategies=("script",),
+        symbols=(SYMBOL,),
+        started_at=T0,
+    )
+    with Journal(path, durable=False) as journal:
+        journal.start_run(run, config={})
+        recorder = DeferredRecorder(journal, run.run_id, batch=8)
+        recorder.order(
+            Order(
+                client_order_id="new-one",
+                symbol=SYMBOL,
+                side=Side.BUY,
+                type=OrderType.MARKET,
+                quantity=D("1"),
+                created_at=T0,
+            )
+        )
+        recorder.flush()
+        assert [order.client_order_id for order in journal.orders(run.run_id)] == ["new-one"]
+        assert len(journal.orders(RUN_ID)) == len(expected["orders"])
+    connection = sqlite3.connect(path)
+    versions = [row[0] for row in connection.execute("SELECT version FROM schema_version ORDER BY version")]
+    connection.close()
+    assert versions == [1, 2]
+    assert table_rows(path)["fills"] == expected["fills"]

@@ -1,16 +1,23 @@
-"""Writing a backtest's orders, fills and positions in bulk: one SQL statement per batch.
+"""Writing a backtest's orders, fills and positions in bulk: a batch a row, unpacked when read.
 
 A backtest records an order state, a fill and a position every few
 microseconds. Binding each row to SQLite from Python would cost about as much
 as the backtest itself, so a batch travels as JSON instead: the engine's thread
 captures each record as a small tuple (:data:`OrderState`, :data:`FillRow`),
 msgspec encodes a few hundred of each kind into a JSON array in one call
-(:func:`encode_records`, :func:`~tradekit.journal.codec.plain_json`), and
-:func:`write_batch` inserts the whole batch with a single ``INSERT`` whose
-trigger reads those arrays with ``json_each``. SQLite
-releases the GIL for the whole of that statement, so a
-:class:`~tradekit.journal.writer.BackgroundWriter` runs it on a second thread
+(:func:`encode_records`, :func:`~tradekit.journal.codec.plain_json`), and a
+:class:`~tradekit.journal.writer.BackgroundWriter` commits the batch's arrays
+as one row of ``record_batches`` (:func:`write_batch`) on a second thread
 while the backtest goes on.
+
+Inserting those rows into the tables (orders, order_updates, fills,
+positions), with their indexes, costs SQLite about as much CPU time as the
+backtest: on a machine whose other core is busy it would nearly double the
+backtest's time. So the first read through a
+:class:`~tradekit.journal.Journal` does it instead (:func:`unpack_batches`):
+a single ``INSERT`` a batch, whose trigger reads the arrays with ``json_each``.
+A batch is durable once committed either way; a run that dies is read as
+one that ended.
 
 The rows are the ones :meth:`~tradekit.journal.Journal.record_order`,
 ``record_fill`` and ``record_position`` write, value for value: strings are
@@ -130,14 +137,51 @@ def _redacted_json(rows: list[Any], texts: tuple[int, ...]) -> bytes:
 
 
 def write_batch(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -> None:
-    """Insert ``batch``'s rows for ``run_id`` in one transaction (``connection`` in autocommit mode)."""
-    if any(_escapes_nul(part) for part in (batch.orders, batch.states, batch.fills)):
+    """Commit ``batch`` for ``run_id`` as it is, one row of ``record_batches`` (``connection`` in autocommit mode).
+
+    Its rows reach the tables when the journal is next read (:func:`unpack_batches`): inserting them
+    costs SQLite about as much CPU time as the backtest itself, which a second thread hides only on
+    an idle second core. Committed as it is, a batch costs a tenth of that, and it is as durable.
+    """
+    connection.execute(
+        "INSERT INTO record_batches (run_id, orders, states, fills) VALUES (?, ?, ?, ?)",
+        (run_id, batch.orders, batch.states, batch.fills),
+    )
+
+
+def unpack_batches(connection: sqlite3.Connection) -> int:
+    """Move every batch of ``record_batches`` into the tables, oldest first; returns how many it moved.
+
+    Each batch moves in a transaction of its own (its rows inserted, its row deleted), so a reader
+    unpacking a long backtest holds the write lock a batch at a time, and two readers unpacking at
+    once move each batch once. ``connection`` is in autocommit mode.
+    """
+    ids = [row[0] for row in connection.execute("SELECT id FROM record_batches ORDER BY id")]
+    moved = 0
+    for batch_id in ids:
         connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute(
+                "SELECT run_id, orders, states, fills FROM record_batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is not None:  # else another reader moved it meanwhile
+                run_id, orders, states, fills = row
+                _insert_batch(connection, run_id, BulkBatch(states=states, orders=orders, fills=fills))
+                connection.execute("DELETE FROM record_batches WHERE id = ?", (batch_id,))
+                moved += 1
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return moved
+
+
+def _insert_batch(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -> None:
+    """Insert ``batch``'s rows for ``run_id`` into the tables (inside the caller's transaction)."""
+    if any(_escapes_nul(part) for part in (batch.orders, batch.states, batch.fills)):
         _write_rows(connection, run_id, batch)
-        connection.execute("COMMIT")
         return
-    # One statement, so one transaction; it takes the write lock as it starts, as BEGIN IMMEDIATE
-    # does, and waits for another connection's write as that does.
+    # One statement: its trigger reads each array once, with json_each, and inserts every table's rows.
     values = (run_id, batch.orders, batch.states, batch.fills)
     try:
         connection.execute(_INSERT_BATCH, values)
@@ -166,9 +210,7 @@ def _rows(array: str, columns: str) -> str:
     )
 
 
-# A batch is written by one statement: inserting a row into this view runs the trigger's inserts.
-# One statement is one sqlite3_step, for which Python releases the GIL: the writer thread takes the
-# GIL back once per batch, not once per table (each time may wait a switch interval for the engine).
+# A batch is unpacked by one statement: inserting a row into this view runs the trigger's inserts.
 # Both live in the connection's TEMP schema: the journal file's schema is untouched.
 # json_each walks an array in order, so ids and rowids come out in the order things happened. "WHERE
 # true" tells SQLite that ON CONFLICT starts an upsert. An order's row repeats fields of its
@@ -229,7 +271,10 @@ def _escapes_nul(text: bytes) -> bool:
 
 
 def _write_rows(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -> None:
-    """``batch``'s rows bound one by one, with the statements of Journal.record_*: slower, and exact for NULs."""
+    """``batch``'s rows bound one by one (in the caller's transaction), with Journal.record_*'s statements.
+
+    Slower than the trigger, and exact for NULs.
+    """
     from tradekit.journal.store import _INSERT_FILL, _INSERT_ORDER_UPDATE, _INSERT_POSITION, _UPSERT_ORDER
 
     orders = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
+from tradekit.journal.bulk import unpack_batches
 from tradekit.journal.schema import describe_database_error, open_journal_database
 
 #: A batched journal commits once this many rows are pending...
@@ -37,8 +38,9 @@ def guarded(
 ) -> Callable[[Callable[Concatenate[J, P], R]], Callable[Concatenate[J, P], R]]:
     """Run a journal method under its lock, turning SQLite failures into errors people can act on.
 
-    ``reads=True`` first commits what a batched journal holds, so a reader
-    sees every record made before it.
+    ``reads=True`` first commits what a batched journal holds and unpacks the
+    batches backtests committed (:func:`~tradekit.journal.bulk.unpack_batches`),
+    so a reader sees every record made before it.
     """
 
     def decorate(method: Callable[Concatenate[J, P], R]) -> Callable[Concatenate[J, P], R]:
@@ -50,6 +52,7 @@ def guarded(
                 try:
                     if reads:
                         self._flush_pending()
+                        unpack_batches(self._connection)
                     return method(self, *args, **kwargs)
                 except sqlite3.IntegrityError as exc:
                     self._rollback()

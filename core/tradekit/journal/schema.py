@@ -19,13 +19,27 @@ from tradekit.errors import UserError
 #: The version of the tables below. Raise it with every change and add the
 #: statements that bring a journal of the previous version up to it to
 #: :data:`MIGRATIONS`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: How long a writer or reader waits for another connection's lock, in seconds.
 #: Readers never wait for writers in WAL mode; this covers two writers meeting.
 BUSY_TIMEOUT_SECONDS = 10.0
 
-_TABLES = """
+# A backtest's orders, order states, fills and positions as its writer thread commits them: a row a
+# batch, each part a JSON array (see journal/bulk.py). The first read through a Journal moves them
+# into the tables (orders, order_updates, fills, positions) and deletes the row.
+_RECORD_BATCHES = """
+CREATE TABLE record_batches (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    orders BLOB NOT NULL,              -- order snapshots, each order's latest last
+    states BLOB NOT NULL,              -- order states, in the order they happened
+    fills BLOB NOT NULL                -- fills, each with the position after it
+);
+"""
+
+_TABLES = (
+    """
 CREATE TABLE schema_version (
     version INTEGER NOT NULL,
     applied_at TEXT NOT NULL
@@ -133,9 +147,22 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_run ON events (run_id, id);
 """
+    + _RECORD_BATCHES
+)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit our BEGIN IMMEDIATE first; run the DDL one statement at a time
+    # so table creation and the version row land in one transaction.
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
 
 #: Statements bringing a journal from version ``n - 1`` to ``n``, keyed by ``n``.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a backtest's records are committed in batches and unpacked into the tables when first read.
+    2: tuple(_statements(_RECORD_BATCHES)),
+}
 
 _DAMAGED_HINT = (
     "Move the file aside (tradekit cannot read the runs recorded in it) and run again: "
@@ -294,10 +321,3 @@ def _table_names(connection: sqlite3.Connection) -> set[str]:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     ).fetchall()
     return {str(row[0]) for row in rows}
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would commit our BEGIN IMMEDIATE first; run the DDL one statement at a time
-    # so table creation and the version row land in one transaction.
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
