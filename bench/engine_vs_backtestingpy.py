@@ -14,6 +14,8 @@ engine's best time counts. The trade lists (entry bar and price, exit bar and
 price, size) must be identical, or the script fails. tradekit runs three ways:
 with its defaults (skipping idle bars, every order journaled), visiting every
 bar, and without the order journal; all must give the same trades.
+``--busy N`` keeps N other processes spinning on the CPU while the engines
+are timed, to see the figures on a machine whose cores are not all free.
 
 Run it through ``run_engine_benchmark.sh``, which makes the separate
 environment holding backtesting.py.
@@ -28,6 +30,8 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -283,6 +287,18 @@ def profile_tradekit(data: Path, workdir: Path) -> dict[str, list[str]]:
     return tops
 
 
+@contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """Keep ``count`` processes spinning on the CPU for the length of the block."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -304,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=("auto", "always", "never"),
         default="auto",
         help="profile tradekit with cProfile: when it misses the speed goal (auto), always, or never",
+    )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N processes spinning on the CPU while the engines are timed (a loaded machine)",
     )
     parser.add_argument(
         "--plain-sma",
@@ -331,7 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         save_chained_series(series, data)
         console.print(f"running each engine in its own process, {args.repeat} rounds in turns; the best time counts")
         baselines = {engine: run_baseline(engine, data, workdir) for engine in ("tradekit", "backtesting.py")}
-        results = run_in_turns(ENGINES, data, workdir, repeat=args.repeat, plain_sma=args.plain_sma)
+        if args.busy:
+            console.print(f"{args.busy} other process(es) spin on the CPU while the engines are timed")
+        with busy_processes(args.busy):
+            results = run_in_turns(ENGINES, data, workdir, repeat=args.repeat, plain_sma=args.plain_sma)
 
         last_bar = len(series) - 1
         trades = {}
@@ -437,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             "bars": len(series),
             "copies": len(series.copy_starts),
             "repeat": args.repeat,
+            "busy_processes": args.busy,
             "strategy": f"SMA({FAST})/SMA({SLOW}) cross, long only, 1 unit, fill at close, no fees, cash 1,000,000",
         },
         "data_checks": {name: asdict(check) for name, check in data_checks.items()},
