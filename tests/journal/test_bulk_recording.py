@@ -546,6 +546,17 @@ def test_a_backtest_commits_its_batches_as_they_are_and_the_first_read_unpacks_t
     assert raw_counts(path) == after
 
 
+def test_unpacking_tells_its_progress_batch_by_batch(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    seen: list[tuple[int, int]] = []
+    with Journal(path) as journal:
+        pending = journal.pending_batches()
+        journal.unpack_batches(lambda done, total: seen.append((done, total)))
+        assert journal.pending_batches() == 0
+    assert pending > 20 and seen == [(done, pending) for done in range(1, pending + 1)]
+
+
 class _MovedMeanwhile:
     """A connection that lets another reader unpack every batch just after it listed them."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tradekit.cli.common import settings_from, stdout_console
+from tradekit.cli.common import settings_from, stderr_console, stdout_console
 
 
 def _journal_path(ctx: click.Context, journal: Path | None) -> Path:
@@ -24,7 +24,25 @@ def _open(path: Path) -> Any:
 
     if not path.exists():
         raise UserError(f"no journal at {path}: run a backtest or `tradekit run` first, or pass --journal PATH")
-    return Journal(path)
+    journal = Journal(path)
+    try:
+        _unpack(journal)
+    except BaseException:
+        journal.close()
+        raise
+    return journal
+
+
+def _unpack(journal: Any) -> None:
+    """Put the batches backtests committed into the journal's tables, with a progress bar when there are any."""
+    if not journal.pending_batches():
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("unpacking backtest records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr_console(), transient=True) as progress:
+        task = progress.add_task("batches", total=None)
+        journal.unpack_batches(lambda done, total: progress.update(task, completed=done, total=total))
 
 
 @click.command()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -149,16 +149,17 @@ def write_batch(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -
     )
 
 
-def unpack_batches(connection: sqlite3.Connection) -> int:
+def unpack_batches(connection: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> int:
     """Move every batch of ``record_batches`` into the tables, oldest first; returns how many it moved.
 
     Each batch moves in a transaction of its own (its rows inserted, its row deleted), so a reader
     unpacking a long backtest holds the write lock a batch at a time, and two readers unpacking at
-    once move each batch once. ``connection`` is in autocommit mode.
+    once move each batch once. ``progress(done, total)`` is called after each batch. ``connection``
+    is in autocommit mode.
     """
     ids = [row[0] for row in connection.execute("SELECT id FROM record_batches ORDER BY id")]
     moved = 0
-    for batch_id in ids:
+    for done, batch_id in enumerate(ids, start=1):
         connection.execute("BEGIN IMMEDIATE")
         try:
             row = connection.execute(
@@ -173,6 +174,8 @@ def unpack_batches(connection: sqlite3.Connection) -> int:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if progress is not None:
+            progress(done, len(ids))
     return moved
 
 

@@ -13,6 +13,7 @@ that is still going.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tradekit.domain.orders import Fill, Order, OrderIntent
 from tradekit.domain.portfolio import PositionFigures
 from tradekit.domain.run import RunInfo, RunSummary
 from tradekit.errors import UserError
-from tradekit.journal.bulk import BulkBatch, write_batch
+from tradekit.journal.bulk import BulkBatch, unpack_batches, write_batch
 from tradekit.journal.codec import dump_payload, iso, model_json
 from tradekit.journal.connection import guarded
 from tradekit.journal.reading import JournalReader, symbols_key
@@ -189,15 +190,22 @@ class Journal(JournalReader):
         self._flush_pending()
         write_batch(self._connection, run_id, batch)
 
-    @guarded("unpacking a backtest's orders", reads=True)
-    def unpack_batches(self) -> None:
+    @guarded("counting a backtest's batches not yet unpacked")
+    def pending_batches(self) -> int:
+        """How many batches backtests committed that no read has put into the tables yet."""
+        return int(self._connection.execute("SELECT count(*) FROM record_batches").fetchone()[0])
+
+    @guarded("unpacking a backtest's orders")
+    def unpack_batches(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Move the batches backtests committed into the tables (orders, order_updates, fills, positions).
 
         Every reading method does this first; call it before reading the
-        file with SQL of your own. A backtest of a million bars takes about a
-        second.
+        file with SQL of your own, or to show ``progress(done, total)``
+        (called after each batch). A backtest of a million bars takes about
+        a second.
         """
-        # Nothing more: ``guarded(reads=True)`` unpacks before any read, this one included.
+        self._flush_pending()
+        unpack_batches(self._connection, progress)
 
     @guarded("recording a strategy's state")
     def record_strategy_state(self, run_id: str, strategy: str, state: dict[str, Any], timestamp: datetime) -> None:
