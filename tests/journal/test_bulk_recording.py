@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -558,35 +558,116 @@ def test_unpacking_tells_its_progress_batch_by_batch(tmp_path: Path) -> None:
 
 
 class _MovedMeanwhile:
-    """A connection that lets another reader unpack every batch just after it listed them."""
+    """A connection that lets ``meanwhile()`` run just after it counted the batches to unpack.
 
-    def __init__(self, connection: sqlite3.Connection, other: Journal) -> None:
+    The count is read (the statement stepped) before ``meanwhile()`` runs: it holds no lock, so what
+    ``meanwhile()`` commits does not change it.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, meanwhile: Callable[[], None]) -> None:
         self.connection = connection
-        self.other = other
+        self.meanwhile = meanwhile
 
     def execute(self, sql: str, *args: Any) -> Any:
         cursor = self.connection.execute(sql, *args)
-        if sql.startswith("SELECT id FROM record_batches"):
-            ids = cursor.fetchall()
-            self.other.unpack_batches()
-            return iter(ids)
+        if sql.startswith("SELECT max(id), count(*) FROM record_batches"):
+            self.meanwhile()
         return cursor
 
 
-def test_two_readers_unpacking_at_once_move_each_batch_once(tmp_path: Path) -> None:
+def unpack_while(path: Path, meanwhile: Callable[[], None]) -> int:
+    """Unpack ``path``'s batches through a connection of its own, ``meanwhile()`` running once they are counted."""
     from tradekit.journal.bulk import unpack_batches
 
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        return unpack_batches(_MovedMeanwhile(connection, meanwhile))  # type: ignore[arg-type]
+    finally:
+        connection.close()
+
+
+def test_two_readers_unpacking_at_once_move_each_batch_once(tmp_path: Path) -> None:
     path = tmp_path / "bulk.sqlite"
     run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
     run_journaled(tmp_path / "direct.sqlite", DirectRecorder)
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        with Journal(path) as other:
-            assert unpack_batches(_MovedMeanwhile(connection, other)) == 0  # type: ignore[arg-type]
-    finally:
-        connection.close()
+    with Journal(path) as other:
+        assert unpack_while(path, other.unpack_batches) == 0
     assert raw_counts(path)["record_batches"] == 0
     assert table_rows(path) == table_rows(tmp_path / "direct.sqlite")
+
+
+def test_batches_committed_while_another_reader_unpacks_land_in_the_order_they_were_committed(
+    tmp_path: Path,
+) -> None:
+    """A reader counts the batches; another empties the table; the backtest commits two more. Their ids
+    are new (never those of batches gone), so the first reader leaves them, and they land in order."""
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    order = Order(
+        client_order_id="late-one",
+        symbol=SYMBOL,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        price=D("99"),
+        quantity=D("1"),
+        created_at=T0,
+    )
+
+    def meanwhile() -> None:
+        with Journal(path) as other:
+            other.unpack_batches()
+            # A batch a state: the order accepted, then filled.
+            recorder = DeferredRecorder(other, RUN_ID, batch=2)
+            for status, filled in ((OrderStatus.ACCEPTED, "0"), (OrderStatus.FILLED, "1")):
+                recorder.order(
+                    order.model_copy(update={"status": status, "filled_quantity": D(filled), "updated_at": T0})
+                )
+            recorder.flush()
+        assert raw_counts(path)["record_batches"] == 2
+
+    assert unpack_while(path, meanwhile) == 0
+    with Journal(path) as journal:
+        (latest,) = [o for o in journal.orders(RUN_ID) if o.client_order_id == "late-one"]
+        history = journal.order_history(RUN_ID, "late-one")
+    assert latest.status is OrderStatus.FILLED
+    assert [status for _, status, _ in history] == [OrderStatus.ACCEPTED, OrderStatus.FILLED]
+
+
+def test_a_read_that_cannot_unpack_says_why_and_reads_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    run_journaled(tmp_path / "direct.sqlite", DirectRecorder)
+    with Journal(path) as journal:
+        pages = journal._connection.execute("PRAGMA page_count").fetchone()[0]
+        journal._connection.execute(f"PRAGMA max_page_count = {pages}")  # a full disk
+        with caplog.at_level("WARNING", logger="tradekit.journal.connection"):
+            (record,) = journal.list_runs()
+        with pytest.raises(
+            UserError, match=r"cannot write the run journal .*full.* while unpacking a backtest's orders"
+        ):
+            journal.unpack_batches()
+    assert record.run_id == RUN_ID
+    assert "show fewer orders and fills until it can be written" in caplog.text
+    assert "(database or disk is full) while unpacking a backtest's orders" in caplog.text
+    # The batches that fitted moved whole, the rest wait; the next read that can write moves them.
+    left = raw_counts(path)
+    assert left["record_batches"] > 0 and record.orders == left["orders"] < 112
+    assert table_rows(path) == table_rows(tmp_path / "direct.sqlite")
+
+
+def test_a_journal_another_process_upgraded_meanwhile_is_not_upgraded_twice(tmp_path: Path) -> None:
+    from tradekit.journal.schema import SCHEMA_VERSION, _migrate
+
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        # What a process that read version 1 before the other's upgrade committed goes on to do.
+        _migrate(connection, path, 1)
+        versions = [row[0] for row in connection.execute("SELECT version FROM schema_version")]
+    finally:
+        connection.close()
+    assert versions == [SCHEMA_VERSION]
 
 
 def test_a_journal_of_schema_version_1_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:

@@ -34,15 +34,28 @@ def _open(path: Path) -> Any:
 
 
 def _unpack(journal: Any) -> None:
-    """Put the batches backtests committed into the journal's tables, with a progress bar when there are any."""
+    """Put the batches backtests committed into the journal's tables, with a progress bar when there are any.
+
+    When the file cannot be written (a full disk, another process holding it), say so and show what is there.
+    """
+    from tradekit.errors import UserError
+
     if not journal.pending_batches():
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    console = stderr_console()
     columns = (TextColumn("unpacking backtest records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=stderr_console(), transient=True) as progress:
-        task = progress.add_task("batches", total=None)
-        journal.unpack_batches(lambda done, total: progress.update(task, completed=done, total=total))
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("batches", total=None)
+            journal.unpack_batches(lambda done, total: progress.update(task, completed=done, total=total))
+    except UserError as error:
+        console.print(
+            f"warning: {error.message}; backtests whose orders wait in it show fewer orders and fills",
+            markup=False,
+            highlight=False,
+        )
 
 
 @click.command()

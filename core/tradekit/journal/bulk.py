@@ -150,32 +150,36 @@ def write_batch(connection: sqlite3.Connection, run_id: str, batch: BulkBatch) -
 
 
 def unpack_batches(connection: sqlite3.Connection, progress: Callable[[int, int], None] | None = None) -> int:
-    """Move every batch of ``record_batches`` into the tables, oldest first; returns how many it moved.
+    """Move the batches of ``record_batches`` into the tables, oldest first; returns how many it moved.
 
     Each batch moves in a transaction of its own (its rows inserted, its row deleted), so a reader
-    unpacking a long backtest holds the write lock a batch at a time, and two readers unpacking at
-    once move each batch once. ``progress(done, total)`` is called after each batch. ``connection``
-    is in autocommit mode.
+    unpacking a long backtest holds the write lock a batch at a time. The oldest batch left is
+    chosen inside that transaction, so two readers unpacking at once move each batch once, in order.
+    Batches committed after the call began are left to the next read. ``progress(done, total)`` is
+    called after each batch. ``connection`` is in autocommit mode.
     """
-    ids = [row[0] for row in connection.execute("SELECT id FROM record_batches ORDER BY id")]
+    last, total = connection.execute("SELECT max(id), count(*) FROM record_batches").fetchone()
     moved = 0
-    for done, batch_id in enumerate(ids, start=1):
+    while total:
         connection.execute("BEGIN IMMEDIATE")
         try:
             row = connection.execute(
-                "SELECT run_id, orders, states, fills FROM record_batches WHERE id = ?", (batch_id,)
+                "SELECT id, run_id, orders, states, fills FROM record_batches WHERE id <= ? ORDER BY id LIMIT 1",
+                (last,),
             ).fetchone()
-            if row is not None:  # else another reader moved it meanwhile
-                run_id, orders, states, fills = row
+            if row is not None:
+                batch_id, run_id, orders, states, fills = row
                 _insert_batch(connection, run_id, BulkBatch(states=states, orders=orders, fills=fills))
                 connection.execute("DELETE FROM record_batches WHERE id = ?", (batch_id,))
-                moved += 1
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if row is None:  # the rest were moved by another reader
+            break
+        moved += 1
         if progress is not None:
-            progress(done, len(ids))
+            progress(min(moved, total), total)
     return moved
 
 

@@ -10,6 +10,7 @@ threads of one process) and turns an SQLite failure into a
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,8 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from tradekit.journal.bulk import unpack_batches
 from tradekit.journal.schema import describe_database_error, open_journal_database
+
+log = logging.getLogger(__name__)
 
 #: A batched journal commits once this many rows are pending...
 BATCH_ROWS = 5_000
@@ -34,12 +37,13 @@ Row = tuple[Any, ...]
 
 
 def guarded(
-    action: str, *, reads: bool = False
+    action: str, *, reads: bool = False, unpacks: bool = True
 ) -> Callable[[Callable[Concatenate[J, P], R]], Callable[Concatenate[J, P], R]]:
     """Run a journal method under its lock, turning SQLite failures into errors people can act on.
 
-    ``reads=True`` first commits what a batched journal holds and unpacks the
-    batches backtests committed (:func:`~tradekit.journal.bulk.unpack_batches`),
+    ``reads=True`` first commits what a batched journal holds and, unless
+    ``unpacks=False`` (a read that never looks at a backtest's orders), unpacks
+    the batches backtests committed (:func:`~tradekit.journal.bulk.unpack_batches`),
     so a reader sees every record made before it.
     """
 
@@ -52,7 +56,8 @@ def guarded(
                 try:
                     if reads:
                         self._flush_pending()
-                        unpack_batches(self._connection)
+                        if unpacks:
+                            self._unpack_or_warn()
                     return method(self, *args, **kwargs)
                 except sqlite3.IntegrityError as exc:
                     self._rollback()
@@ -193,6 +198,22 @@ class JournalConnection:
         self._pending.clear()
         self._pending_latest.clear()
         self._pending_rows = 0
+
+    def _unpack_or_warn(self) -> None:
+        """Unpack the batches backtests committed; if the file cannot be written now, say so and read on.
+
+        Only backtests' orders wait in batches, and no restart reads those: a
+        read goes on without them rather than fail (``tradekit runs`` on a
+        full disk shows such a run with fewer orders, and the log says why).
+        """
+        try:
+            unpack_batches(self._connection)
+        except sqlite3.Error as exc:
+            error = describe_database_error(self.path, exc, "unpacking a backtest's orders")
+            log.warning(
+                "%s; the runs whose orders wait in it show fewer orders and fills until it can be written",
+                error.message,
+            )
 
     def _rollback(self) -> None:
         if not self._closed and self._connection.in_transaction:

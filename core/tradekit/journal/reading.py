@@ -213,7 +213,8 @@ class JournalReader(JournalConnection):
         ).fetchone()
         return None if row is None or row[0] is None else parse_iso(row[0])
 
-    @guarded("looking for a run to resume", reads=True)
+    # A backtest is never resumed: its batches can wait (a live run's start does not unpack them).
+    @guarded("looking for a run to resume", reads=True, unpacks=False)
     def latest_resumable_run(
         self,
         strategy: str,

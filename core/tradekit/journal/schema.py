@@ -22,7 +22,8 @@ from tradekit.errors import UserError
 SCHEMA_VERSION = 2
 
 #: How long a writer or reader waits for another connection's lock, in seconds.
-#: Readers never wait for writers in WAL mode; this covers two writers meeting.
+#: Readers never wait for writers in WAL mode, except to unpack a backtest's
+#: batches (see journal/bulk.py); this covers two writers meeting.
 BUSY_TIMEOUT_SECONDS = 10.0
 
 # A backtest's orders, order states, fills and positions as its writer thread commits them: a row a
@@ -30,7 +31,7 @@ BUSY_TIMEOUT_SECONDS = 10.0
 # into the tables (orders, order_updates, fills, positions) and deletes the row.
 _RECORD_BATCHES = """
 CREATE TABLE record_batches (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ids follow the order batches were committed in
     run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
     orders BLOB NOT NULL,              -- order snapshots, each order's latest last
     states BLOB NOT NULL,              -- order states, in the order they happened
@@ -285,6 +286,8 @@ def _ensure_schema(connection: sqlite3.Connection, path: Path) -> None:
 
 def _migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
     with immediate_transaction(connection):
+        # Another process may have upgraded it between our look and our lock.
+        version = int(connection.execute("SELECT max(version) FROM schema_version").fetchone()[0])
         for target in range(version + 1, SCHEMA_VERSION + 1):
             if target not in MIGRATIONS:
                 raise UserError(

@@ -7,7 +7,9 @@ timestamps as ISO-8601 text in UTC.
 
 One process writes a journal at a time; any number may read it meanwhile
 (SQLite's write-ahead log), which is how ``tradekit runs`` looks at a run
-that is still going.
+that is still going. A read that finds a backtest's batches not yet in the
+tables moves them there first (:func:`~tradekit.journal.bulk.unpack_batches`),
+a short write each.
 """
 
 from __future__ import annotations
