@@ -655,6 +655,27 @@ def test_a_read_that_cannot_unpack_says_why_and_reads_on(tmp_path: Path, caplog:
     assert table_rows(path) == table_rows(tmp_path / "direct.sqlite")
 
 
+def test_a_read_while_another_process_holds_the_journal_says_so_and_reads_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bulk.sqlite"
+    run_journaled(path, lambda journal, run_id: DeferredRecorder(journal, run_id, batch=8))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with Journal(path) as journal:
+            journal._connection.execute("PRAGMA busy_timeout = 50")
+            with caplog.at_level("WARNING", logger="tradekit.journal.connection"):
+                (record,) = journal.list_runs()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert record.run_id == RUN_ID and record.orders == 0
+    assert "is locked by another process" in caplog.text and "while unpacking a backtest's orders" in caplog.text
+    with Journal(path) as journal:
+        assert len(journal.orders(RUN_ID)) > 50
+
+
 def test_a_journal_another_process_upgraded_meanwhile_is_not_upgraded_twice(tmp_path: Path) -> None:
     from tradekit.journal.schema import SCHEMA_VERSION, _migrate
 

@@ -16,8 +16,8 @@ backtest: on a machine whose other core is busy it would nearly double the
 backtest's time. So the first read through a
 :class:`~tradekit.journal.Journal` does it instead (:func:`unpack_batches`):
 a single ``INSERT`` a batch, whose trigger reads the arrays with ``json_each``.
-A batch is durable once committed either way; a run that dies is read as
-one that ended.
+A batch is as durable either way: a run that dies keeps every batch it
+committed.
 
 The rows are the ones :meth:`~tradekit.journal.Journal.record_order`,
 ``record_fill`` and ``record_position`` write, value for value: strings are
@@ -44,6 +44,7 @@ from pydantic import BaseModel
 from tradekit.domain.orders import Fill
 from tradekit.domain.portfolio import PositionFigures
 from tradekit.journal.codec import iso, plain_json, utc
+from tradekit.journal.schema import immediate_transaction
 from tradekit.journal.snapshots import encode_orders, holds_no_secret
 from tradekit.secrets import redact
 
@@ -161,8 +162,7 @@ def unpack_batches(connection: sqlite3.Connection, progress: Callable[[int, int]
     last, total = connection.execute("SELECT max(id), count(*) FROM record_batches").fetchone()
     moved = 0
     while total:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(connection):
             row = connection.execute(
                 "SELECT id, run_id, orders, states, fills FROM record_batches WHERE id <= ? ORDER BY id LIMIT 1",
                 (last,),
@@ -171,10 +171,6 @@ def unpack_batches(connection: sqlite3.Connection, progress: Callable[[int, int]
                 batch_id, run_id, orders, states, fills = row
                 _insert_batch(connection, run_id, BulkBatch(states=states, orders=orders, fills=fills))
                 connection.execute("DELETE FROM record_batches WHERE id = ?", (batch_id,))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         if row is None:  # the rest were moved by another reader
             break
         moved += 1
