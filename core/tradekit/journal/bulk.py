@@ -175,7 +175,7 @@ def unpack_batches(connection: sqlite3.Connection, progress: Callable[[int, int]
             break
         moved += 1
         if progress is not None:
-            progress(min(moved, total), total)
+            progress(moved, total)
     return moved
 
 
